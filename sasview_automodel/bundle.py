@@ -1,0 +1,98 @@
+"""The model bundle: an ONNX network plus its JSON model card, checked at load.
+
+The card names the ONNX file and its sha256; a bundle whose file does not match, whose card
+is of another format, or whose classes or input grid differ from this package's is refused.
+One onnxruntime session is made per bundle and reused for every call.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+
+from .errors import BundleError
+from .grid import CHANNELS, GRID_Q
+
+CARD_FORMAT = "sasview-automodel-card/1"
+DEFAULT_CARD = "automodel.card.json"
+
+
+def default_card_path() -> str:
+    """The model card shipped inside the package."""
+    return str(resources.files("sasview_automodel").joinpath("models", DEFAULT_CARD))
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass
+class ModelBundle:
+    """A loaded, verified bundle; ``run(features)`` returns (logits, embedding)."""
+
+    card: dict
+    card_path: str
+    onnx_path: str
+    session: object
+
+    @classmethod
+    def load(cls, card_path: str | None = None, threads: int | None = None) -> "ModelBundle":
+        """Load and verify the bundle described by ``card_path`` (default: the shipped one)."""
+        card_path = card_path or default_card_path()
+        try:
+            with open(card_path) as f:
+                card = json.load(f)
+        except FileNotFoundError:
+            raise BundleError(f"model card {card_path} not found: reinstall sasview-automodel "
+                              "or pass the path of a bundle made by training/export.py") from None
+        except (OSError, ValueError) as exc:
+            raise BundleError(f"model card {card_path} is not readable JSON ({exc}): reinstall "
+                              "sasview-automodel or re-export the bundle") from None
+        if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
+            raise BundleError(f"model card {card_path} has format {card.get('format') if isinstance(card, dict) else None!r}, "
+                              f"this version reads {CARD_FORMAT!r}: use a bundle exported for this version")
+        onnx_path = os.path.join(os.path.dirname(card_path), card.get("onnx_file", ""))
+        if not os.path.isfile(onnx_path):
+            raise BundleError(f"model file {onnx_path} named by {card_path} is missing: reinstall or re-export")
+        digest = _sha256(onnx_path)
+        if digest != card.get("onnx_sha256"):
+            raise BundleError(f"model file {onnx_path} fails its checksum: sha256 {digest} but the card "
+                              f"{card_path} expects {card.get('onnx_sha256')}; the file was changed or belongs "
+                              "to another card: reinstall or re-export the bundle")
+        inputs = card.get("inputs", {})
+        if (inputs.get("channels") != list(CHANNELS) or inputs.get("grid_size") != GRID_Q.size
+                or not np.isclose(inputs.get("grid_q_min", 0), GRID_Q[0])
+                or not np.isclose(inputs.get("grid_q_max", 0), GRID_Q[-1])):
+            raise BundleError(f"model card {card_path} expects another input grid than this package "
+                              "provides: use a bundle exported with this version")
+        for key in ("classes", "temperature", "ood"):
+            if key not in card:
+                raise BundleError(f"model card {card_path} lacks '{key}': re-export the bundle")
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        try:
+            session = ort.InferenceSession(onnx_path, sess_options=opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise BundleError(f"onnxruntime cannot load {onnx_path}: {exc}") from None
+        return cls(card, card_path, onnx_path, session)
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.card["classes"])
+
+    def run(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Logits (B, K) and embedding (B, E) for a float32 batch (B, C, G)."""
+        logits, emb = self.session.run(["logits", "embedding"], {"features": np.ascontiguousarray(features, np.float32)})
+        return logits, emb

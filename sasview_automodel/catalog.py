@@ -1,0 +1,216 @@
+"""The one declarative catalog of classes the classifier knows.
+
+Each row is a sasmodels form factor: how to draw physically sensible parameters for the
+simulated training database, which parameter carries polydispersity, and which lengths
+define the "size features" that a q window must contain for the curve to be identifiable.
+Adding a class is a row here plus a retrain; nothing else in the code names a model.
+
+Rules for near-degenerate shapes (documented in docs/design.md):
+
+* ``ellipsoid``/``core_shell_ellipsoid``: axis ratios within 0.8-1.25 are never drawn
+  (they are spheres / core-shell spheres within any realistic noise).
+* ``core_shell_*``: the shell contrast is never near zero (|shell - solvent| >= 0.2 x
+  |core - solvent|), the core is never near-matched to the solvent (that is a vesicle or a
+  hollow shape), and core and shell contrasts never agree within 30 % (a homogeneous body).
+* ``vesicle``: the shell is never thicker than the (solvent-filled) core radius, and
+  ``hollow_cylinder`` keeps a core radius of at least 30 % of the outer radius; thicker
+  walls make them a plain sphere or cylinder.
+* ``parallelepiped``: three distinct edges, each at least 1.5x the previous; a square
+  cross-section is cylinder-like and is not drawn.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+# Scattering-length densities (1e-6 / A^2) of common solvents span H2O (-0.56) to D2O (6.36).
+SOLVENT_SLD = (-0.56, 6.36)
+
+
+@dataclass(frozen=True)
+class Param:
+    """A sampled parameter: log- or linear-uniform in [low, high], optionally a factor times
+    another parameter (``relative_to``), with an optional excluded band of that factor."""
+
+    name: str
+    low: float
+    high: float
+    log: bool = True
+    relative_to: str | None = None
+    exclude: tuple[float, float] | None = None
+    max_value: float | None = None
+    min_value: float | None = None
+
+    def draw(self, rng: np.random.Generator, values: dict[str, float]) -> float:
+        for _ in range(100):
+            if self.log:
+                x = float(np.exp(rng.uniform(np.log(self.low), np.log(self.high))))
+            else:
+                x = float(rng.uniform(self.low, self.high))
+            if self.exclude and self.exclude[0] <= x <= self.exclude[1]:
+                continue
+            if self.relative_to:
+                x *= values[self.relative_to]
+            if self.max_value is not None and x > self.max_value:
+                continue
+            if self.min_value is not None and x < self.min_value:
+                continue
+            return x
+        raise RuntimeError(f"cannot draw {self.name} inside its constraints")
+
+    def allows(self, x: float, values: dict) -> bool:
+        """Whether ``x`` is a value ``draw`` could have produced (same rules, as a check)."""
+        f = x / values[self.relative_to] if self.relative_to else x
+        if not (self.low * (1 - 1e-9) <= f <= self.high * (1 + 1e-9)):
+            return False
+        if self.exclude and self.exclude[0] <= f <= self.exclude[1]:
+            return False
+        if self.max_value is not None and x > self.max_value:
+            return False
+        return self.min_value is None or x >= self.min_value
+
+
+@dataclass(frozen=True)
+class ModelClass:
+    """One class of the classifier: a sasmodels form factor and how to simulate it."""
+
+    name: str                      # sasmodels model name
+    label: str                     # human-readable name for tables and the GUI
+    params: tuple[Param, ...]
+    pd_param: str                  # the size parameter that carries polydispersity
+    pd_n: int                      # polydispersity points (cost control for slow kernels)
+    contrast: str                  # "single" (shape only) or "core_shell" (three SLDs)
+    sld_names: tuple[str, ...]     # (particle..., solvent) parameter names
+    feature_lengths: Callable[[dict], tuple[float, float]]  # (largest, smallest) in A
+    start_params: tuple[str, ...] = field(default=())       # parameters that get start values
+    fixed: dict = field(default_factory=dict)
+
+    def allows(self, pars: dict) -> bool:
+        """Whether a stored parameter set obeys this row's current rules (filters old databases)."""
+        return all(p.allows(pars[p.name], pars) for p in self.params)
+
+    def draw(self, rng: np.random.Generator) -> dict[str, float | str]:
+        """Draw one physically sensible parameter set (without scale and background)."""
+        values: dict[str, float | str] = dict(self.fixed)
+        for p in self.params:
+            values[p.name] = p.draw(rng, values)
+        values.update(_draw_contrast(rng, self.contrast, self.sld_names))
+        values[self.pd_param + "_pd"] = float(rng.uniform(0.0, 0.25))
+        values[self.pd_param + "_pd_type"] = str(rng.choice(["schulz", "gaussian"]))
+        values[self.pd_param + "_pd_n"] = self.pd_n
+        values[self.pd_param + "_pd_nsigma"] = 3.0
+        return values
+
+
+def _draw_contrast(rng: np.random.Generator, kind: str, names: tuple[str, ...]) -> dict[str, float]:
+    solvent = float(rng.uniform(*SOLVENT_SLD))
+    if kind == "single":
+        # Contrast only scales a homogeneous body: keep a fixed, realistic one.
+        return {names[0]: solvent + float(rng.choice([-1, 1]) * rng.uniform(0.5, 5.0)), names[-1]: solvent}
+    # core-shell: shell contrast d_s, core contrast d_c = ratio * d_s, with the degenerate
+    # bands excluded (shell invisible, core matched, homogeneous body).
+    d_shell = float(rng.choice([-1, 1]) * rng.uniform(0.5, 5.0))
+    while True:
+        ratio = float(rng.uniform(-3.0, 3.0))
+        if abs(ratio) >= 0.2 and abs(ratio - 1.0) >= 0.3 and abs(1.0 / ratio) >= 0.2:
+            break
+    return {names[0]: solvent + ratio * d_shell, names[1]: solvent + d_shell, names[2]: solvent}
+
+
+def _ratio_band(low: float, high: float) -> tuple[float, float]:
+    return (low, high)
+
+
+NEAR_ONE = _ratio_band(0.8, 1.25)
+
+CLASSES: tuple[ModelClass, ...] = (
+    ModelClass(
+        name="sphere", label="Sphere",
+        params=(Param("radius", 10, 1000),),
+        pd_param="radius", pd_n=35, contrast="single", sld_names=("sld", "sld_solvent"),
+        feature_lengths=lambda p: (p["radius"], p["radius"]),
+        start_params=("radius",),
+    ),
+    ModelClass(
+        name="core_shell_sphere", label="Core-shell sphere",
+        params=(Param("radius", 10, 800), Param("thickness", 0.05, 1.5, relative_to="radius", max_value=400, min_value=5)),
+        pd_param="radius", pd_n=35, contrast="core_shell", sld_names=("sld_core", "sld_shell", "sld_solvent"),
+        feature_lengths=lambda p: (p["radius"] + p["thickness"], p["radius"] + p["thickness"]),
+        start_params=("radius", "thickness"),
+    ),
+    ModelClass(
+        name="vesicle", label="Vesicle",
+        params=(Param("radius", 10, 800), Param("thickness", 0.05, 1.0, relative_to="radius", min_value=5)),
+        pd_param="radius", pd_n=35, contrast="single", sld_names=("sld", "sld_solvent"),
+        feature_lengths=lambda p: (p["radius"] + p["thickness"], p["radius"] + p["thickness"]),
+        start_params=("radius", "thickness"), fixed={"volfraction": 1.0},
+    ),
+    ModelClass(
+        name="ellipsoid", label="Ellipsoid",
+        params=(Param("radius_equatorial", 10, 600),
+                Param("radius_polar", 0.1, 10, relative_to="radius_equatorial", exclude=NEAR_ONE, max_value=3000)),
+        pd_param="radius_equatorial", pd_n=15, contrast="single", sld_names=("sld", "sld_solvent"),
+        feature_lengths=lambda p: (max(p["radius_polar"], p["radius_equatorial"]), min(p["radius_polar"], p["radius_equatorial"])),
+        start_params=("radius_polar", "radius_equatorial"),
+    ),
+    ModelClass(
+        name="core_shell_ellipsoid", label="Core-shell ellipsoid",
+        params=(Param("radius_equat_core", 10, 500), Param("x_core", 0.1, 10, exclude=NEAR_ONE),
+                Param("thick_shell", 0.05, 1.0, relative_to="radius_equat_core", max_value=300, min_value=5),
+                Param("x_polar_shell", 0.5, 2.0)),
+        pd_param="radius_equat_core", pd_n=11, contrast="core_shell",
+        sld_names=("sld_core", "sld_shell", "sld_solvent"),
+        feature_lengths=lambda p: _cse_lengths(p),
+        start_params=("radius_equat_core", "x_core", "thick_shell", "x_polar_shell"),
+    ),
+    ModelClass(
+        name="cylinder", label="Cylinder (rod or disc)",
+        params=(Param("radius", 10, 500), Param("length", 0.1, 60, relative_to="radius", max_value=4000)),
+        pd_param="radius", pd_n=15, contrast="single", sld_names=("sld", "sld_solvent"),
+        feature_lengths=lambda p: (max(p["radius"], p["length"] / 2), min(p["radius"], p["length"] / 2)),
+        start_params=("radius", "length"),
+    ),
+    ModelClass(
+        name="core_shell_cylinder", label="Core-shell cylinder",
+        params=(Param("radius", 10, 400), Param("thickness", 0.05, 1.5, relative_to="radius", max_value=300, min_value=5),
+                Param("length", 0.1, 60, relative_to="radius", max_value=4000)),
+        pd_param="radius", pd_n=9, contrast="core_shell", sld_names=("sld_core", "sld_shell", "sld_solvent"),
+        feature_lengths=lambda p: (max(p["radius"] + p["thickness"], p["length"] / 2 + p["thickness"]),
+                                   min(p["radius"] + p["thickness"], p["length"] / 2 + p["thickness"])),
+        start_params=("radius", "thickness", "length"),
+    ),
+    ModelClass(
+        name="hollow_cylinder", label="Hollow cylinder",
+        params=(Param("radius", 10, 400), Param("thickness", 0.1, 2.3, relative_to="radius", max_value=400, min_value=5),
+                Param("length", 0.1, 60, relative_to="radius", max_value=4000)),
+        pd_param="radius", pd_n=9, contrast="single", sld_names=("sld", "sld_solvent"),
+        feature_lengths=lambda p: (max(p["radius"] + p["thickness"], p["length"] / 2),
+                                   min(p["radius"] + p["thickness"], p["length"] / 2)),
+        start_params=("radius", "thickness", "length"),
+    ),
+    ModelClass(
+        name="parallelepiped", label="Parallelepiped",
+        params=(Param("length_a", 10, 300), Param("length_b", 1.5, 8, relative_to="length_a"),
+                Param("length_c", 1.5, 15, relative_to="length_b", max_value=4000)),
+        pd_param="length_a", pd_n=3, contrast="single", sld_names=("sld", "sld_solvent"),
+        feature_lengths=lambda p: (p["length_c"] / 2, p["length_a"] / 2),
+        start_params=("length_a", "length_b", "length_c"),
+    ),
+)
+
+
+def _cse_lengths(p: dict) -> tuple[float, float]:
+    equat = p["radius_equat_core"] + p["thick_shell"]
+    polar = p["radius_equat_core"] * p["x_core"] + p["thick_shell"] * p["x_polar_shell"]
+    return max(equat, polar), min(equat, polar)
+
+
+CLASS_NAMES: tuple[str, ...] = tuple(c.name for c in CLASSES)
+BY_NAME: dict[str, ModelClass] = {c.name: c for c in CLASSES}
+
+
+def get(name: str) -> ModelClass:
+    """The catalog row of a sasmodels model name."""
+    return BY_NAME[name]

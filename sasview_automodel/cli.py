@@ -1,0 +1,107 @@
+"""Command line: ``sasview-automodel suggest FILE... [--json] [--top K] [--q-unit A|nm]`` and ``info``."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import __version__
+from .errors import AutomodelError
+
+BAR = 24
+
+
+def _table(result: dict, top: int) -> str:
+    lines = [f"{result['name']}" + (f"  ({result['file']})" if result.get("file") and result["file"] != result["name"] else "")]
+    for k, r in enumerate(result["ranking"][:top], 1):
+        bar = "#" * int(round(r["probability"] * BAR))
+        lines.append(f"  {k}. {r['model']:<22s} {r['probability']:6.1%}  {bar}")
+    lines.append(f"  confidence {result['confidence']:.0%}" + ("   OUTLIER: " + result["reason"] if result["outlier"] else ""))
+    for w in result["warnings"]:
+        lines.append(f"  note: {w}")
+    return "\n".join(lines)
+
+
+def cmd_suggest(args) -> int:
+    from .suggest import Suggester
+
+    try:
+        suggester = Suggester(args.model)
+    except AutomodelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    results, failed = [], 0
+    for path in args.files:
+        try:
+            for s in suggester.suggest_file(path, q_unit=args.q_unit):
+                results.append(s.to_dict(top=args.top if args.top else None))
+        except AutomodelError as exc:
+            failed += 1
+            print(f"error: {exc}", file=sys.stderr)
+            results.append({"file": path, "error": str(exc)})
+    if args.json:
+        json.dump(results if len(args.files) > 1 or len(results) != 1 else results[0], sys.stdout, indent=1)
+        print()
+    else:
+        print("\n\n".join(_table(r, args.top or 3) for r in results if "error" not in r))
+    return 1 if failed else 0
+
+
+def cmd_info(args) -> int:
+    from .bundle import ModelBundle
+
+    try:
+        bundle = ModelBundle.load(args.model)
+    except AutomodelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    card = {k: v for k, v in bundle.card.items() if k != "ood"}
+    card["ood"] = {k: v for k, v in bundle.card["ood"].items() if k not in ("means", "precision")}
+    card["card_path"] = bundle.card_path
+    if args.json:
+        json.dump(card, sys.stdout, indent=1)
+        print()
+        return 0
+    t = card["training"]
+    print(f"sasview-automodel {__version__}, bundle {card['name']} {card['version']} ({card['created']})")
+    print(f"card     {bundle.card_path}")
+    print(f"onnx     {card['onnx_file']}  sha256 {card['onnx_sha256'][:16]}... (verified)")
+    print(f"classes  {', '.join(card['classes'])}")
+    i = card["inputs"]
+    print(f"input    {i['grid_size']} log-q points {i['grid_q_min']:g}..{i['grid_q_max']:g} {i['q_unit']}, "
+          f"channels {', '.join(i['channels'])}")
+    print(f"calib.   temperature {card['temperature']:.3f}; outlier threshold {card['ood']['threshold']:.1f} "
+          f"(TPR {card['ood']['tpr']:.0%})")
+    print(f"training {t['database_curves']} simulated curves, {t['steps']} steps, {t['minutes']} min, "
+          f"config hash {t['config_hash']}")
+    for name, m in card.get("metrics", {}).items():
+        print(f"metric   {name}: {m}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="sasview-automodel", description="Suggest sasmodels form factors for 1D SAS curves.")
+    ap.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("suggest", help="rank the catalog models for each curve in the files")
+    s.add_argument("files", nargs="+", metavar="FILE")
+    s.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    s.add_argument("--top", type=int, default=0, help="show only the K best models (table default 3, JSON all)")
+    s.add_argument("--q-unit", choices=["A", "nm"], default=None,
+                   help="unit of q in files that do not state it (default 1/A)")
+    s.add_argument("--model", help="model card of another bundle")
+    s.set_defaults(func=cmd_suggest)
+    i = sub.add_parser("info", help="show the model card of the bundle")
+    i.add_argument("--json", action="store_true")
+    i.add_argument("--model", help="model card of another bundle")
+    i.set_defaults(func=cmd_info)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

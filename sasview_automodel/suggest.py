@@ -1,0 +1,140 @@
+"""The public API: ``Suggester().suggest(q, intensity) -> Suggestion``."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from . import catalog, grid, scoring
+from .bundle import ModelBundle
+from .curve import Curve, load_file, make_curve
+from .errors import InputError
+
+PARAMETERS_PENDING = ("starting parameters are not estimated yet in this version "
+                      "(planned: regression head + quick sasmodels fit); 'parameters' is empty")
+
+
+@dataclass
+class Suggestion:
+    """What the classifier says about one curve. Plain data; ``to_dict()`` is JSON-ready."""
+
+    ranking: list[tuple[str, float]]     # (sasmodels name, calibrated probability), best first
+    confidence: float                    # in [0, 1], see scoring.confidence
+    outlier: bool                        # unlike anything the classifier was trained on
+    outlier_score: float                 # squared Mahalanobis distance in embedding space
+    outlier_threshold: float
+    parameters: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    name: str = "curve"
+    source: str | None = None
+    entry: int = 0
+    reason: str = ""
+
+    @property
+    def best(self) -> str:
+        return self.ranking[0][0]
+
+    def top(self, k: int = 3) -> list[tuple[str, float]]:
+        return self.ranking[:k]
+
+    def to_dict(self, top: int | None = None) -> dict:
+        ranking = self.ranking if top is None else self.ranking[:top]
+        return {
+            "name": self.name,
+            "file": self.source,
+            "entry": self.entry,
+            "ranking": [{"model": m, "probability": round(float(p), 6),
+                         "label": catalog.get(m).label} for m, p in ranking],
+            "confidence": round(float(self.confidence), 6),
+            "outlier": bool(self.outlier),
+            "outlier_score": round(float(self.outlier_score), 4),
+            "outlier_threshold": round(float(self.outlier_threshold), 4),
+            "reason": self.reason,
+            "parameters": dict(self.parameters),
+            "warnings": list(self.warnings),
+        }
+
+
+class Suggester:
+    """Suggests sasmodels form factors for 1D curves. The ONNX session is made once, here.
+
+    ``card_path`` selects another bundle (default: the one shipped in the package).
+    """
+
+    def __init__(self, card_path: str | None = None, threads: int | None = None):
+        self.bundle = ModelBundle.load(card_path, threads=threads)
+        card = self.bundle.card
+        self.classes = self.bundle.classes
+        unknown = [c for c in self.classes if c not in catalog.BY_NAME]
+        if unknown:
+            from .errors import BundleError
+            raise BundleError(f"model card {self.bundle.card_path} names classes {unknown} unknown to this catalog")
+        self.temperature = float(card["temperature"])
+        self.ood_means = np.asarray(card["ood"]["means"], np.float64)
+        self.ood_precision = np.asarray(card["ood"]["precision"], np.float64)
+        self.ood_threshold = float(card["ood"]["threshold"])
+
+    # -- public API -------------------------------------------------------------------------
+    def suggest(self, q, intensity, sigma=None, dq=None, *, slit_length: float | None = None,
+                q_unit: str = "A", name: str = "curve") -> Suggestion:
+        """Rank the catalog models for one curve (q in 1/A unless ``q_unit="nm"``)."""
+        curve = make_curve(q, intensity, sigma, dq, slit_length, q_unit=q_unit, name=name)
+        return self.suggest_curves([curve])[0]
+
+    def suggest_batch(self, curves: Iterable) -> list[Suggestion]:
+        """Rank models for many curves in one pass; each item is a :class:`Curve`, a tuple
+        ``(q, I[, sigma[, dq]])`` or a dict with keys q, intensity, sigma, dq, slit_length."""
+        prepared = []
+        for k, c in enumerate(curves):
+            if isinstance(c, Curve):
+                prepared.append(c)
+            elif isinstance(c, dict):
+                prepared.append(make_curve(c["q"], c["intensity"], c.get("sigma"), c.get("dq"),
+                                           c.get("slit_length"), q_unit=c.get("q_unit", "A"),
+                                           name=c.get("name", f"curve{k}")))
+            else:
+                q, i, *rest = c
+                prepared.append(make_curve(q, i, *(rest[:2]), name=f"curve{k}"))
+        return self.suggest_curves(prepared)
+
+    def suggest_file(self, path: str, q_unit: str | None = None) -> list[Suggestion]:
+        """Rank models for every 1D dataset in a file (canSAS XML, NXcanSAS, ABS, PDH, columns)."""
+        return self.suggest_curves(load_file(path, q_unit=q_unit))
+
+    # -- internals --------------------------------------------------------------------------
+    def suggest_curves(self, curves: Sequence[Curve]) -> list[Suggestion]:
+        """Rank models for validated curves (one ONNX call for the whole batch)."""
+        if not curves:
+            return []
+        feats, infos = grid.featurize_many(c.as_tuple() for c in curves)
+        for c, info in zip(curves, infos):
+            if info.covered_bins < grid.MIN_COVERED_BINS:
+                raise InputError(
+                    f"{c.name}: the data cover {info.covered_bins} of the classifier's {grid.GRID_SIZE} grid bins "
+                    f"(q {c.q[0]:.3g}..{c.q[-1]:.3g} 1/A); at least {grid.MIN_COVERED_BINS} (about half a decade "
+                    f"inside {grid.GRID_Q_MIN:g}..{grid.GRID_Q_MAX:g} 1/A) are needed")
+        logits, emb = self.bundle.run(feats)
+        probs = scoring.softmax(logits, self.temperature)
+        scores = scoring.mahalanobis_min(emb, self.ood_means, self.ood_precision)
+        conf = scoring.confidence(probs.max(axis=1), scores, self.ood_threshold)
+        out = []
+        for c, info, p, s, cf in zip(curves, infos, probs, scores, conf):
+            order = np.argsort(-p)
+            ranking = [(self.classes[j], float(p[j])) for j in order]
+            outlier = bool(s > self.ood_threshold)
+            warnings = list(c.warnings) + _grid_warnings(info) + [PARAMETERS_PENDING]
+            reason = (f"unlike any trained shape (outlier score {s:.0f} > {self.ood_threshold:.0f}): consider a "
+                      "structure factor, aggregates, a mixture, or a model outside the catalog" if outlier else "")
+            out.append(Suggestion(ranking, float(cf), outlier, float(s), self.ood_threshold, {}, warnings,
+                                  c.name, c.source, c.entry, reason))
+        return out
+
+
+def _grid_warnings(info: grid.GridInfo) -> list[str]:
+    w = []
+    if info.n_outside:
+        w.append(f"{info.n_outside} points outside {grid.GRID_Q_MIN:g}..{grid.GRID_Q_MAX:g} 1/A were not used")
+    if info.sigma_estimated:
+        w.append("no usable uncertainties: noise estimated from the scatter of the data")
+    return w

@@ -1,0 +1,102 @@
+"""The public API on the bundled examples (golden top-k) and on bad input."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from sasview_automodel import FileFormatError, InputError, Suggester, load_file
+from sasview_automodel.catalog import CLASS_NAMES
+from tests.conftest import EXAMPLES, ROOT, sphere_curve
+
+GOLDEN = os.path.join(ROOT, "tests", "golden_examples.json")
+
+
+def _true_model(path):
+    base = os.path.basename(path).rsplit(".", 1)[0]
+    return max((c for c in CLASS_NAMES if base.startswith(c)), key=len)
+
+
+def test_suggestion_dict_has_the_contract_fields(suggester):
+    d = suggester.suggest(*sphere_curve()[:2]).to_dict()
+    for key in ("ranking", "confidence", "outlier", "outlier_score", "parameters", "warnings"):
+        assert key in d
+    probs = [r["probability"] for r in d["ranking"]]
+    assert [r["model"] for r in d["ranking"]] and set(r["model"] for r in d["ranking"]) == set(CLASS_NAMES)
+    assert probs == sorted(probs, reverse=True) and abs(sum(probs) - 1) < 1e-4
+    assert 0 <= d["confidence"] <= 1 and isinstance(d["outlier"], bool)
+    assert d["parameters"] == {} and any("not estimated" in w for w in d["warnings"])
+    json.dumps(d)
+
+
+def test_golden_top3_for_each_example(suggester, example_files):
+    golden = json.load(open(GOLDEN))
+    assert sorted(golden) == sorted(os.path.basename(p) for p in example_files)
+    for path in example_files:
+        (s,) = suggester.suggest_file(path)
+        got = [(m, round(p, 3)) for m, p in s.top(3)]
+        want = [tuple(x) for x in golden[os.path.basename(path)]]
+        assert [m for m, _ in got] == [m for m, _ in want], path
+        assert np.allclose([p for _, p in got], [p for _, p in want], atol=2e-3), path
+
+
+def test_examples_true_model_is_in_the_top3(suggester, example_files):
+    for path in example_files:
+        (s,) = suggester.suggest_file(path)
+        assert _true_model(path) in [m for m, _ in s.top(3)], (path, s.top(3))
+
+
+def test_batch_equals_single_calls(suggester):
+    curves = [sphere_curve(r=r, seed=k) for k, r in enumerate((30.0, 60.0, 120.0))]
+    batch = suggester.suggest_batch([(q, i, s) for q, i, s in curves])
+    for (q, i, s), b in zip(curves, batch):
+        one = suggester.suggest(q, i, sigma=s)
+        assert one.ranking[0][0] == b.ranking[0][0]
+        assert np.allclose([p for _, p in one.ranking], [p for _, p in b.ranking], atol=1e-6)
+
+
+def test_file_loading_reads_sigma_and_dq():
+    (c,) = load_file(os.path.join(EXAMPLES, "cylinder_sans.txt"))
+    assert c.sigma is not None and c.dq is not None and c.q[0] == pytest.approx(0.003, rel=1e-3)
+
+
+def test_nm_override_changes_q(suggester):
+    (a,) = load_file(os.path.join(EXAMPLES, "sphere_saxs.txt"))
+    (b,) = load_file(os.path.join(EXAMPLES, "sphere_saxs.txt"), q_unit="nm")
+    assert np.allclose(b.q * 10, a.q)
+
+
+@pytest.mark.parametrize("q,i,match", [
+    (np.geomspace(0.01, 0.1, 5), np.ones(5), "at least 10"),
+    (np.geomspace(0.01, 0.1, 50), np.ones(40), "pair up"),
+    (np.geomspace(5, 50, 50), np.ones(50), "outside the classifier's range"),
+    (np.geomspace(0.01, 0.1, 50), np.full(50, np.nan), "NaN"),
+    (np.geomspace(0.01, 0.1, 50), -np.ones(50), "zero or negative"),
+    (np.r_[np.geomspace(0.01, 0.1, 25), np.geomspace(0.01, 0.1, 25)], np.ones(50), "duplicate"),
+    (np.geomspace(0.1, 0.12, 50), np.ones(50), "grid bins"),
+])
+def test_bad_arrays_raise_a_clear_input_error(suggester, q, i, match):
+    with pytest.raises(InputError, match=match):
+        suggester.suggest(q, i)
+
+
+def test_bad_files_raise_a_clear_file_error(tmp_path, suggester):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    with pytest.raises(FileFormatError, match="empty"):
+        suggester.suggest_file(str(empty))
+    with pytest.raises(FileFormatError, match="no such file"):
+        suggester.suggest_file(str(tmp_path / "missing.txt"))
+    junk = tmp_path / "junk.dat"
+    junk.write_bytes(bytes(range(256)) * 8)
+    with pytest.raises((FileFormatError, InputError)):
+        suggester.suggest_file(str(junk))
+
+
+def test_unsorted_input_is_sorted_with_a_warning(suggester):
+    q, i, s = sphere_curve()
+    perm = np.random.default_rng(0).permutation(q.size)
+    a = suggester.suggest(q, i, sigma=s)
+    b = suggester.suggest(q[perm], i[perm], sigma=s[perm])
+    assert np.allclose([p for _, p in a.ranking], [p for _, p in b.ranking], atol=1e-6)
+    assert any("sorted" in w for w in b.warnings)

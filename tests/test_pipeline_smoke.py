@@ -1,0 +1,72 @@
+"""A smoke run of the real pipeline (simulate -> train -> export -> evaluate), under 2 minutes."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT
+
+SMOKE = os.path.join(ROOT, "training", "configs", "smoke.yaml")
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    from training import pipeline
+    out = tmp_path_factory.mktemp("smoke")
+    summary = pipeline.run(SMOKE, per_pair=0, workers=2, log=lambda m: None,
+                           out_dir=str(out), database=str(out / "db.h5"))
+    return out, summary
+
+
+def test_pipeline_produces_a_loadable_bundle_and_a_report(smoke_run):
+    out, summary = smoke_run
+    from sasview_automodel import Suggester
+    from tests.conftest import sphere_curve
+    card = out / "bundle" / "automodel.card.json"
+    s = Suggester(str(card))
+    d = s.suggest(*sphere_curve()[:2]).to_dict()
+    assert len(d["ranking"]) == 9
+    report = (out / "evaluation.md").read_text()
+    for family in ("usaxs", "slit_saxs", "sans_coarse", "waxs_edge", "held-out pooled"):
+        assert family in report
+    meta = json.load(open(card))
+    assert meta["metrics"]["held_out_pooled"]["n"] > 0 and meta["training"]["steps"] > 0
+
+
+def test_simulation_and_training_resume(smoke_run):
+    out, _ = smoke_run
+    import h5py
+    import torch
+    from training import simulate, train
+    with h5py.File(out / "db.h5") as f:
+        before = f["intensity"][:10].copy()
+        n_before = int(f["done"][:].sum())
+    simulate.run(str(out / "db.h5"), 540, chunk=270, progress=False)  # nothing left to do
+    with h5py.File(out / "db.h5") as f:
+        assert int(f["done"][:].sum()) == n_before and np.array_equal(f["intensity"][:10], before)
+    step = torch.load(out / "checkpoint.pt", weights_only=False)["step"]
+    cfg = train.load_config(SMOKE, out_dir=str(out), database=str(out / "db.h5"), max_steps=step + 5)
+    train.train(cfg, resume=True, log=lambda m: None)
+    assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] == step + 5
+
+
+def test_simulated_curves_are_deterministic_per_index():
+    from training.simulate import simulate_one
+    a = simulate_one(4, seed=7)
+    b = simulate_one(4, seed=7)
+    assert a[0] == 4 and np.array_equal(a[1], b[1]) and a[2] == b[2]
+
+
+def test_confusion_check_fits_the_true_model_well():
+    from sasview_automodel.catalog import CLASS_NAMES
+    from training import evaluate
+    from training.data import Database, observe_row
+    from training.simulate import Q_FINE, simulate_one
+    label, curve, pars, lengths = simulate_one(0, seed=11)  # a sphere
+    db = Database(Q_FINE, curve[None], np.array([label]), np.array([lengths]), np.array([0]))
+    rng = np.random.default_rng(0)
+    sample = observe_row(db, 0, rng)
+    chi_true = evaluate.fit_class(label, sample, Q_FINE, rng, start=pars)
+    chi_cyl = evaluate.fit_class(CLASS_NAMES.index("cylinder"), sample, Q_FINE, rng, starts=1, max_nfev=3)
+    assert chi_true < 3.0 and chi_true <= chi_cyl * 1.5

@@ -1,0 +1,137 @@
+"""Export a trained checkpoint to the shipped bundle: ONNX + JSON model card.
+
+    python -m training.export --config training/configs/full.yaml [--out sasview_automodel/models]
+
+Fixed on the validation split (never used for gradient steps), through freshly drawn
+training-family instruments:
+* the softmax temperature (minimises the negative log-likelihood),
+* the outlier statistics: class means and a shared precision matrix of the embedding
+  (Mahalanobis distance, Lee et al. 2018), from train-split curves,
+* the outlier threshold: the distance below which ``ood_tpr`` of in-distribution
+  validation curves fall.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+from sasview_automodel import __version__
+from sasview_automodel.bundle import CARD_FORMAT, ModelBundle
+from sasview_automodel.catalog import CLASS_NAMES
+from sasview_automodel.grid import CHANNELS, GRID_Q
+from sasview_automodel.scoring import mahalanobis_min
+from training.data import batch, load_database
+from training.train import build_model, config_hash, load_config
+
+OOD_TPR = 0.95
+
+
+@torch.no_grad()
+def embed(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    model.eval()
+    out = [model(torch.from_numpy(x[i:i + 512])) for i in range(0, len(x), 512)]
+    return torch.cat([o[0] for o in out]).numpy(), torch.cat([o[1] for o in out]).numpy()
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Temperature minimising the validation NLL (golden-section search on log T)."""
+    def nll(log_t: float) -> float:
+        z = logits / np.exp(log_t)
+        z = z - z.max(1, keepdims=True)
+        return float(-(z[np.arange(len(z)), labels] - np.log(np.exp(z).sum(1))).mean())
+    lo, hi = np.log(0.2), np.log(10.0)
+    g = (np.sqrt(5) - 1) / 2
+    for _ in range(60):
+        a, b = hi - g * (hi - lo), lo + g * (hi - lo)
+        lo, hi = (lo, b) if nll(a) < nll(b) else (a, hi)
+    return float(np.exp((lo + hi) / 2))
+
+
+def class_statistics(emb: np.ndarray, labels: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    means = np.stack([emb[labels == k].mean(0) for k in range(n_classes)])
+    centred = emb - means[labels]
+    cov = centred.T @ centred / len(emb) + 1e-4 * np.eye(emb.shape[1])
+    return means, np.linalg.inv(cov)
+
+
+def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
+    """Write ``{name}.onnx`` and ``{name}.card.json`` into ``out_dir``; returns the card path."""
+    ckpt = torch.load(os.path.join(cfg["out_dir"], "checkpoint.pt"), weights_only=False)
+    model = build_model(cfg)
+    model.load_state_dict(ckpt["model"])
+    model.eval()
+    os.makedirs(out_dir, exist_ok=True)
+    onnx_path = os.path.join(out_dir, f"{name}.onnx")
+    dummy = torch.zeros(2, len(CHANNELS), GRID_Q.size)
+    torch.onnx.export(model, (dummy,), onnx_path, input_names=["features"], output_names=["logits", "embedding"],
+                      dynamic_axes={"features": {0: "batch"}, "logits": {0: "batch"}, "embedding": {0: "batch"}},
+                      opset_version=17, dynamo=False)
+
+    db = load_database(cfg["database"])
+    rng = np.random.default_rng([cfg["seed"], 4242])
+    tr = db.subset("train")
+    rows = rng.choice(len(tr), size=min(len(tr), 20 * len(CLASS_NAMES) * 100), replace=False)
+    x_tr, y_tr = batch(tr, rows, rng)
+    _, e_tr = embed(model, x_tr)
+    means, precision = class_statistics(e_tr, y_tr, len(CLASS_NAMES))
+    va = db.subset("val")
+    x_va, y_va = batch(va, np.arange(len(va)), rng)
+    l_va, e_va = embed(model, x_va)
+    temperature = fit_temperature(l_va, y_va)
+    d_va = mahalanobis_min(e_va, means, precision)
+    threshold = float(np.quantile(d_va, OOD_TPR))
+    log(f"temperature {temperature:.3f}, outlier threshold {threshold:.1f} (TPR {OOD_TPR} on {len(d_va)} val curves), "
+        f"val top-1 {(l_va.argmax(1) == y_va).mean():.3f}")
+
+    with open(onnx_path, "rb") as f:
+        sha = hashlib.sha256(f.read()).hexdigest()
+    card = {
+        "format": CARD_FORMAT,
+        "name": name,
+        "version": __version__,
+        "created": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "onnx_file": os.path.basename(onnx_path),
+        "onnx_sha256": sha,
+        "classes": list(CLASS_NAMES),
+        "inputs": {"name": "features", "channels": list(CHANNELS), "grid_q_min": float(GRID_Q[0]),
+                   "grid_q_max": float(GRID_Q[-1]), "grid_size": int(GRID_Q.size), "q_unit": "1/A",
+                   "preprocessing": "sasview_automodel.grid.featurize"},
+        "outputs": ["logits", "embedding"],
+        "temperature": temperature,
+        "ood": {"method": "min Mahalanobis distance (squared) to class means, shared covariance",
+                "tpr": OOD_TPR, "threshold": threshold,
+                "means": np.round(means, 6).tolist(), "precision": np.round(precision, 6).tolist()},
+        "training": {"config": ckpt["config"], "config_hash": ckpt["config_hash"], "steps": ckpt["step"],
+                     "minutes": round(ckpt["elapsed"] / 60, 1), "database_curves": ckpt["n_database"],
+                     "history": ckpt["history"][-5:]},
+        "metrics": {},
+    }
+    card_path = os.path.join(out_dir, f"{name}.card.json")
+    with open(card_path, "w") as f:
+        json.dump(card, f, indent=1)
+    ModelBundle.load(card_path)  # round trip: checksum, shapes, classes
+    log(f"wrote {onnx_path} ({os.path.getsize(onnx_path) / 1e6:.1f} MB) and {card_path}")
+    return card_path
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--database")
+    ap.add_argument("--out-dir", help="override the config's run folder (where checkpoint.pt is)")
+    ap.add_argument("--bundle-dir", default=os.path.join("sasview_automodel", "models"))
+    args = ap.parse_args(argv)
+    cfg = load_config(args.config, database=args.database, out_dir=args.out_dir)
+    export(cfg, args.bundle_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""The network: a 1D ResNet over the log-q grid with masked pooling.
+
+Outputs ``logits`` (one per catalog class) and ``embedding`` (the penultimate features, used
+for the outlier score and, L2-normalised, by the supervised contrastive loss).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class ResBlock(nn.Module):
+    def __init__(self, c_in: int, c_out: int, stride: int = 1, kernel: int = 5):
+        super().__init__()
+        pad = kernel // 2
+        self.conv1 = nn.Conv1d(c_in, c_out, kernel, stride=stride, padding=pad, bias=False)
+        self.bn1 = nn.BatchNorm1d(c_out)
+        self.conv2 = nn.Conv1d(c_out, c_out, kernel, padding=pad, bias=False)
+        self.bn2 = nn.BatchNorm1d(c_out)
+        self.skip = (nn.Sequential(nn.Conv1d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm1d(c_out))
+                     if stride != 1 or c_in != c_out else nn.Identity())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.gelu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return F.gelu(y + self.skip(x))
+
+
+class CurveNet(nn.Module):
+    """features (B, C, G) -> (logits (B, K), embedding (B, E))."""
+
+    def __init__(self, n_channels: int, n_classes: int, widths=(32, 64, 96, 128), embedding: int = 128):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv1d(n_channels, widths[0], 7, padding=3, bias=False),
+                                  nn.BatchNorm1d(widths[0]), nn.GELU())
+        blocks, c = [], widths[0]
+        for i, w in enumerate(widths):
+            blocks += [ResBlock(c, w, stride=1 if i == 0 else 2), ResBlock(w, w)]
+            c = w
+        self.blocks = nn.Sequential(*blocks)
+        self.downsample = 2 ** (len(widths) - 1)
+        self.head = nn.Sequential(nn.Linear(2 * c, embedding), nn.GELU(), nn.Linear(embedding, embedding))
+        self.classifier = nn.Linear(embedding, n_classes)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mask = x[:, 1:2]
+        h = self.blocks(self.stem(x))
+        m = F.max_pool1d(mask, self.downsample, self.downsample, ceil_mode=True)[..., : h.shape[-1]]
+        mean = (h * m).sum(-1) / m.sum(-1).clamp_min(1.0)
+        peak = (h + (m - 1.0) * 1e4).amax(-1)
+        emb = self.head(torch.cat([mean, peak], dim=1))
+        return self.classifier(F.gelu(emb)), emb
+
+
+def supcon_loss(emb: torch.Tensor, labels: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
+    """Supervised contrastive loss (Khosla et al. 2020) on L2-normalised embeddings."""
+    z = F.normalize(emb, dim=1)
+    sim = z @ z.T / temperature
+    n = z.shape[0]
+    eye = torch.eye(n, dtype=torch.bool, device=z.device)
+    sim = sim.masked_fill(eye, -1e9)
+    pos = (labels[:, None] == labels[None, :]) & ~eye
+    log_prob = sim - torch.logsumexp(sim, dim=1, keepdim=True)
+    n_pos = pos.sum(1).clamp_min(1)
+    return -((log_prob * pos).sum(1) / n_pos).mean()
