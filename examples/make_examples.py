@@ -41,7 +41,31 @@ EXAMPLES = [
           radius_pd_type="schulz", radius_pd_n=35),
      Instrument("SANS", 0.0015, 0.2, 150, "log", "pinhole", 0.06, 0.0005, 0.0, 5e4, 1.5, 0.01,
                 3.0, True, True, True, 50.0)),
+    ("ellipsoid_sans.xml", "ellipsoid",
+     dict(radius_polar=220.0, radius_equatorial=45.0, sld=1.0, sld_solvent=6.3, radius_equatorial_pd=0.1,
+          radius_equatorial_pd_type="schulz", radius_equatorial_pd_n=15),
+     Instrument("SANS", 0.002, 0.4, 140, "log", "pinhole", 0.05, 0.0006, 0.0, 1e5, 1.5, 0.01,
+                1.0, True, True, True, 2.0)),
+    ("hollow_cylinder_slit.xml", "hollow_cylinder",
+     dict(radius=60.0, thickness=25.0, length=900.0, sld=3.0, sld_solvent=0.0, radius_pd=0.1,
+          radius_pd_type="gaussian", radius_pd_n=9),
+     Instrument("Kratky slit SAXS", 0.004, 0.5, 500, "linear", "slit", 0.0, 0.0, 0.04, 3e5, 1.0, 0.005,
+                0.3, False, True, True, 1.0)),
 ]
+
+
+def write_cansas(path: str, obs, title: str) -> None:
+    """canSAS 1D XML through SasView's own writer (pinhole dQ or slit length dQl)."""
+    from sasdata.dataloader.data_info import Data1D
+    from sasdata.dataloader.readers.cansas_reader import Reader
+    data = Data1D(x=obs.q, y=obs.intensity, dy=obs.sigma, dx=obs.dq)
+    if obs.slit_length is not None:
+        data.dxl = np.full(obs.q.size, obs.slit_length)
+        data.dxw = np.zeros(obs.q.size)
+    data.filename, data.title = os.path.basename(path), title
+    data.xaxis("Q", "A^{-1}")
+    data.yaxis("I", "cm^{-1}")
+    Reader().write(path, data)
 
 
 def main() -> None:
@@ -49,9 +73,13 @@ def main() -> None:
         from sasmodels.direct_model import call_kernel
         i_fine = np.asarray(call_kernel(_kernel(model), dict(pars, scale=1.0, background=0.0)))
         obs = observe(Q_FINE, i_fine / i_fine[0], inst, np.random.default_rng(1000 + k))
+        title = f"Simulated by sasview-automodel examples/make_examples.py: {model} {pars}; instrument {inst.family}"
+        if fname.endswith(".xml"):
+            write_cansas(os.path.join(HERE, fname), obs, title)
+            print("wrote", fname)
+            continue
         cols = [obs.q, obs.intensity, obs.sigma] + ([obs.dq] if obs.dq is not None else [])
-        header = (f"Simulated by sasview-automodel examples/make_examples.py: {model} {pars}; "
-                  f"instrument {inst.family}\nQ(1/A) I(1/cm) dI(1/cm)" + (" dQ(1/A)" if obs.dq is not None else ""))
+        header = (f"{title}\nQ(1/A) I(1/cm) dI(1/cm)" + (" dQ(1/A)" if obs.dq is not None else ""))
         delim = "," if fname.endswith(".csv") else " "
         np.savetxt(os.path.join(HERE, fname), np.column_stack(cols), header=header, delimiter=delim, fmt="%.6e")
         print("wrote", fname)
