@@ -92,7 +92,9 @@ class ModelBundle:
     def classes(self) -> list[str]:
         return list(self.card["classes"])
 
-    def run(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Logits (B, K) and embedding (B, E) for a float32 batch (B, C, G)."""
-        logits, emb = self.session.run(["logits", "embedding"], {"features": np.ascontiguousarray(features, np.float32)})
-        return logits, emb
+    def run(self, features: np.ndarray) -> dict[str, np.ndarray]:
+        """Every output of the network (logits (B, K), embedding (B, E), params (B, S) where the
+        bundle has them) for a float32 batch (B, C, G)."""
+        names = [o.name for o in self.session.get_outputs()]
+        values = self.session.run(names, {"features": np.ascontiguousarray(features, np.float32)})
+        return dict(zip(names, values))

@@ -214,3 +214,43 @@ BY_NAME: dict[str, ModelClass] = {c.name: c for c in CLASSES}
 def get(name: str) -> ModelClass:
     """The catalog row of a sasmodels model name."""
     return BY_NAME[name]
+
+
+# -- regression targets (starting parameters predicted by the network) -------------------------
+# One slot per (class, start parameter) plus the polydispersity of each class's pd_param.
+# Lengths are encoded as log10(length * q_ref), with q_ref the first q of the data on the
+# classifier grid: the network sees the curve relative to its window, so this is what it can
+# know. Dimensionless ratios (x_*) are log10(value); polydispersity is 4 x width.
+def _slot_kind(name: str) -> str:
+    return "ratio" if name.startswith("x_") else "length"
+
+
+REGRESSION_SLOTS: tuple[tuple[int, str, str], ...] = tuple(
+    (k, name, kind)
+    for k, spec in enumerate(CLASSES)
+    for name, kind in [(n, _slot_kind(n)) for n in spec.start_params] + [(spec.pd_param + "_pd", "pd")]
+)
+
+
+def encode_targets(label: int, pars: dict, q_ref: float) -> tuple[np.ndarray, np.ndarray]:
+    """(targets, mask) over REGRESSION_SLOTS for a parameter set of class ``label``."""
+    target = np.zeros(len(REGRESSION_SLOTS), np.float32)
+    mask = np.zeros(len(REGRESSION_SLOTS), np.float32)
+    for s, (k, name, kind) in enumerate(REGRESSION_SLOTS):
+        if k != label:
+            continue
+        v = float(pars[name])
+        target[s] = np.log10(v * q_ref) if kind == "length" else np.log10(v) if kind == "ratio" else 4.0 * v
+        mask[s] = 1.0
+    return target, mask
+
+
+def decode_targets(values: np.ndarray, label: int, q_ref: float) -> dict[str, float]:
+    """Parameter values of class ``label`` from a regression output row."""
+    out = {}
+    for s, (k, name, kind) in enumerate(REGRESSION_SLOTS):
+        if k != label:
+            continue
+        v = float(values[s])
+        out[name] = 10 ** v / q_ref if kind == "length" else 10 ** v if kind == "ratio" else min(max(v / 4.0, 0.0), 0.4)
+    return out

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from . import __version__
@@ -45,6 +46,24 @@ def cmd_suggest(args) -> int:
     else:
         print("\n\n".join(_table(r, args.top or 3) for r in results if "error" not in r))
     return 1 if failed else 0
+
+
+def cmd_batch(args) -> int:
+    from .batch import expand_inputs, run_batch, summary, write_rows
+
+    paths = expand_inputs(args.inputs)
+    if not paths:
+        print("error: no data files found in " + " ".join(args.inputs), file=sys.stderr)
+        return 2
+    try:
+        rows = run_batch(paths, args.model, args.q_unit, args.top, args.workers, progress=not args.quiet)
+    except AutomodelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    write_rows(rows, args.out, args.top)
+    print(summary(rows))
+    print(f"wrote {args.out}")
+    return 0
 
 
 def cmd_info(args) -> int:
@@ -91,6 +110,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="unit of q in files that do not state it (default 1/A)")
     s.add_argument("--model", help="model card of another bundle")
     s.set_defaults(func=cmd_suggest)
+    b = sub.add_parser("batch", help="classify many files (folders, globs) into one CSV or JSON table")
+    b.add_argument("inputs", nargs="+", metavar="PATH|DIR|GLOB")
+    b.add_argument("--out", required=True, help="results.csv or results.json (written atomically)")
+    b.add_argument("--top", type=int, default=3, help="models per row (default 3)")
+    b.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="local worker processes")
+    b.add_argument("--q-unit", choices=["A", "nm"], default=None)
+    b.add_argument("--model", help="model card of another bundle")
+    b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.set_defaults(func=cmd_batch)
     i = sub.add_parser("info", help="show the model card of the bundle")
     i.add_argument("--json", action="store_true")
     i.add_argument("--model", help="model card of another bundle")

@@ -11,8 +11,10 @@ from .bundle import ModelBundle
 from .curve import Curve, load_file, make_curve
 from .errors import InputError
 
-PARAMETERS_PENDING = ("starting parameters are not estimated yet in this version "
-                      "(planned: regression head + quick sasmodels fit); 'parameters' is empty")
+PARAMETERS_UNCHECKED = ("starting parameters come from the network's regression head and are not yet "
+                        "checked by a fit")
+PARAMETERS_PENDING = "this model bundle has no regression head: 'parameters' is empty"
+N_CANDIDATE_PARAMETERS = 3
 
 
 @dataclass
@@ -24,8 +26,9 @@ class Suggestion:
     outlier: bool                        # unlike anything the classifier was trained on
     outlier_score: float                 # squared Mahalanobis distance in embedding space
     outlier_threshold: float
-    parameters: dict = field(default_factory=dict)
+    parameters: dict = field(default_factory=dict)   # starting values of the best model (sasmodels names)
     warnings: list[str] = field(default_factory=list)
+    candidate_parameters: dict = field(default_factory=dict)  # {model: {param: value}} for the top candidates
     name: str = "curve"
     source: str | None = None
     entry: int = 0
@@ -52,6 +55,7 @@ class Suggestion:
             "outlier_threshold": round(float(self.outlier_threshold), 4),
             "reason": self.reason,
             "parameters": dict(self.parameters),
+            "candidate_parameters": {m: dict(v) for m, v in self.candidate_parameters.items()},
             "warnings": list(self.warnings),
         }
 
@@ -114,21 +118,32 @@ class Suggester:
                     f"{c.name}: the data cover {info.covered_bins} of the classifier's {grid.GRID_SIZE} grid bins "
                     f"(q {c.q[0]:.3g}..{c.q[-1]:.3g} 1/A); at least {grid.MIN_COVERED_BINS} (about half a decade "
                     f"inside {grid.GRID_Q_MIN:g}..{grid.GRID_Q_MAX:g} 1/A) are needed")
-        logits, emb = self.bundle.run(feats)
-        probs = scoring.softmax(logits, self.temperature)
-        scores = scoring.mahalanobis_min(emb, self.ood_means, self.ood_precision)
+        out = self.bundle.run(feats)
+        probs = scoring.softmax(out["logits"], self.temperature)
+        scores = scoring.mahalanobis_min(out["embedding"], self.ood_means, self.ood_precision)
         conf = scoring.confidence(probs.max(axis=1), scores, self.ood_threshold)
-        out = []
-        for c, info, p, s, cf in zip(curves, infos, probs, scores, conf):
+        regression = out.get("params")
+        results = []
+        for n, (c, info, p, s, cf) in enumerate(zip(curves, infos, probs, scores, conf)):
             order = np.argsort(-p)
             ranking = [(self.classes[j], float(p[j])) for j in order]
             outlier = bool(s > self.ood_threshold)
-            warnings = list(c.warnings) + _grid_warnings(info) + [PARAMETERS_PENDING]
+            candidates = {}
+            if regression is not None:
+                q_ref = float(grid.GRID_Q[info.first_bin])
+                for j in order[:N_CANDIDATE_PARAMETERS]:
+                    label = catalog.CLASS_NAMES.index(self.classes[j])
+                    values = catalog.decode_targets(regression[n], label, q_ref)
+                    candidates[self.classes[j]] = {k: float(f"{v:.4g}") for k, v in values.items()}
+            warnings = list(c.warnings) + _grid_warnings(info) + [PARAMETERS_UNCHECKED if candidates else PARAMETERS_PENDING]
             reason = (f"unlike any trained shape (outlier score {s:.0f} > {self.ood_threshold:.0f}): consider a "
                       "structure factor, aggregates, a mixture, or a model outside the catalog" if outlier else "")
-            out.append(Suggestion(ranking, float(cf), outlier, float(s), self.ood_threshold, {}, warnings,
-                                  c.name, c.source, c.entry, reason))
-        return out
+            results.append(Suggestion(
+                ranking=ranking, confidence=float(cf), outlier=outlier, outlier_score=float(s),
+                outlier_threshold=self.ood_threshold, parameters=dict(candidates.get(ranking[0][0], {})),
+                candidate_parameters=candidates, warnings=warnings, name=c.name, source=c.source, entry=c.entry,
+                reason=reason))
+        return results
 
 
 def _grid_warnings(info: grid.GridInfo) -> list[str]:

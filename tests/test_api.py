@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from sasview_automodel import FileFormatError, InputError, Suggester, load_file
+from sasview_automodel import catalog
 from sasview_automodel.catalog import CLASS_NAMES
 from tests.conftest import EXAMPLES, ROOT, sphere_curve
 
@@ -25,7 +26,10 @@ def test_suggestion_dict_has_the_contract_fields(suggester):
     assert [r["model"] for r in d["ranking"]] and set(r["model"] for r in d["ranking"]) == set(CLASS_NAMES)
     assert probs == sorted(probs, reverse=True) and abs(sum(probs) - 1) < 1e-4
     assert 0 <= d["confidence"] <= 1 and isinstance(d["outlier"], bool)
-    assert d["parameters"] == {} and any("not estimated" in w for w in d["warnings"])
+    best = d["ranking"][0]["model"]
+    assert set(d["parameters"]) == set(catalog.get(best).start_params) | {catalog.get(best).pd_param + "_pd"}
+    assert all(v > 0 for k, v in d["parameters"].items() if not k.endswith("_pd"))
+    assert any("regression head" in w for w in d["warnings"]) and len(d["candidate_parameters"]) == 3
     json.dumps(d)
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from sasview_automodel import grid
 from sasview_automodel.bundle import ModelBundle, default_card_path
-from sasview_automodel.catalog import CLASS_NAMES
+from sasview_automodel.catalog import CLASS_NAMES, REGRESSION_SLOTS
 from sasview_automodel.errors import BundleError
 
 
@@ -33,8 +33,9 @@ def test_shipped_bundle_loads_and_matches_the_catalog():
 @pytest.mark.parametrize("batch", [1, 7])
 def test_onnx_has_a_dynamic_batch(batch):
     b = ModelBundle.load()
-    logits, emb = b.run(np.zeros((batch, len(grid.CHANNELS), grid.GRID_SIZE), np.float32))
-    assert logits.shape == (batch, len(CLASS_NAMES)) and emb.shape[0] == batch
+    out = b.run(np.zeros((batch, len(grid.CHANNELS), grid.GRID_SIZE), np.float32))
+    assert out["logits"].shape == (batch, len(CLASS_NAMES)) and out["embedding"].shape[0] == batch
+    assert out["params"].shape == (batch, len(REGRESSION_SLOTS))
 
 
 def test_edited_onnx_is_refused_with_the_checksum(bundle_copy):

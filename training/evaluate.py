@@ -40,10 +40,10 @@ def run_family(bundle: ModelBundle, db, rows: np.ndarray, family: str, seed: int
     rng = np.random.default_rng([seed, zlib.crc32(family.encode())])
     samples = [observe_row(db, int(r), rng, family) for r in rows]
     x = np.stack([s.features for s in samples])
-    logits, emb = bundle.run(x)
+    out = bundle.run(x)
     card = bundle.card
-    probs = scoring.softmax(logits, card["temperature"])
-    ood = scoring.mahalanobis_min(emb, np.array(card["ood"]["means"]), np.array(card["ood"]["precision"]))
+    probs = scoring.softmax(out["logits"], card["temperature"])
+    ood = scoring.mahalanobis_min(out["embedding"], np.array(card["ood"]["means"]), np.array(card["ood"]["precision"]))
     return dict(samples=samples, probs=probs, labels=np.array([s.label for s in samples]),
                 ident=np.array([s.identifiable for s in samples]), ood=ood,
                 counts=np.array([s.instrument.counts for s in samples]), rows=rows)

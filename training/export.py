@@ -24,7 +24,7 @@ import torch
 
 from sasview_automodel import __version__
 from sasview_automodel.bundle import CARD_FORMAT, ModelBundle
-from sasview_automodel.catalog import CLASS_NAMES
+from sasview_automodel.catalog import CLASS_NAMES, REGRESSION_SLOTS
 from sasview_automodel.grid import CHANNELS, GRID_Q
 from sasview_automodel.scoring import mahalanobis_min
 from training.data import batch, load_database
@@ -70,19 +70,20 @@ def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
     os.makedirs(out_dir, exist_ok=True)
     onnx_path = os.path.join(out_dir, f"{name}.onnx")
     dummy = torch.zeros(2, len(CHANNELS), GRID_Q.size)
-    torch.onnx.export(model, (dummy,), onnx_path, input_names=["features"], output_names=["logits", "embedding"],
-                      dynamic_axes={"features": {0: "batch"}, "logits": {0: "batch"}, "embedding": {0: "batch"}},
+    torch.onnx.export(model, (dummy,), onnx_path, input_names=["features"], output_names=["logits", "embedding", "params"],
+                      dynamic_axes={"features": {0: "batch"}, "logits": {0: "batch"}, "embedding": {0: "batch"},
+                                    "params": {0: "batch"}},
                       opset_version=17, dynamo=False)
 
     db = load_database(cfg["database"])
     rng = np.random.default_rng([cfg["seed"], 4242])
     tr = db.subset("train")
     rows = rng.choice(len(tr), size=min(len(tr), 20 * len(CLASS_NAMES) * 100), replace=False)
-    x_tr, y_tr = batch(tr, rows, rng)
+    x_tr, y_tr, _, _ = batch(tr, rows, rng)
     _, e_tr = embed(model, x_tr)
     means, precision = class_statistics(e_tr, y_tr, len(CLASS_NAMES))
     va = db.subset("val")
-    x_va, y_va = batch(va, np.arange(len(va)), rng)
+    x_va, y_va, _, _ = batch(va, np.arange(len(va)), rng)
     l_va, e_va = embed(model, x_va)
     temperature = fit_temperature(l_va, y_va)
     d_va = mahalanobis_min(e_va, means, precision)
@@ -103,7 +104,10 @@ def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
         "inputs": {"name": "features", "channels": list(CHANNELS), "grid_q_min": float(GRID_Q[0]),
                    "grid_q_max": float(GRID_Q[-1]), "grid_size": int(GRID_Q.size), "q_unit": "1/A",
                    "preprocessing": "sasview_automodel.grid.featurize"},
-        "outputs": ["logits", "embedding"],
+        "outputs": ["logits", "embedding", "params"],
+        "regression": {"slots": [[CLASS_NAMES[k], name, kind] for k, name, kind in REGRESSION_SLOTS],
+                       "encoding": "length: log10(value * q_ref), ratio: log10(value), pd: 4 * width; q_ref = "
+                                   "grid q of the first covered bin (sasview_automodel.catalog.decode_targets)"},
         "temperature": temperature,
         "ood": {"method": "min Mahalanobis distance (squared) to class means, shared covariance",
                 "tpr": OOD_TPR, "threshold": threshold,

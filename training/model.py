@@ -28,9 +28,10 @@ class ResBlock(nn.Module):
 
 
 class CurveNet(nn.Module):
-    """features (B, C, G) -> (logits (B, K), embedding (B, E))."""
+    """features (B, C, G) -> (logits (B, K), embedding (B, E), start parameters (B, S))."""
 
-    def __init__(self, n_channels: int, n_classes: int, widths=(32, 64, 96, 128), embedding: int = 128):
+    def __init__(self, n_channels: int, n_classes: int, widths=(32, 64, 96, 128), embedding: int = 128,
+                 n_regression: int = 0):
         super().__init__()
         self.stem = nn.Sequential(nn.Conv1d(n_channels, widths[0], 7, padding=3, bias=False),
                                   nn.BatchNorm1d(widths[0]), nn.GELU())
@@ -42,15 +43,17 @@ class CurveNet(nn.Module):
         self.downsample = 2 ** (len(widths) - 1)
         self.head = nn.Sequential(nn.Linear(2 * c, embedding), nn.GELU(), nn.Linear(embedding, embedding))
         self.classifier = nn.Linear(embedding, n_classes)
+        self.regressor = nn.Linear(embedding, max(n_regression, 1))
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         mask = x[:, 1:2]
         h = self.blocks(self.stem(x))
         m = F.max_pool1d(mask, self.downsample, self.downsample, ceil_mode=True)[..., : h.shape[-1]]
         mean = (h * m).sum(-1) / m.sum(-1).clamp_min(1.0)
         peak = (h + (m - 1.0) * 1e4).amax(-1)
         emb = self.head(torch.cat([mean, peak], dim=1))
-        return self.classifier(F.gelu(emb)), emb
+        h = F.gelu(emb)
+        return self.classifier(h), emb, self.regressor(h)
 
 
 def supcon_loss(emb: torch.Tensor, labels: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 import yaml
 from torch.utils.data import DataLoader, IterableDataset
 
-from sasview_automodel.catalog import CLASS_NAMES
+from sasview_automodel.catalog import CLASS_NAMES, REGRESSION_SLOTS
 from sasview_automodel.grid import CHANNELS
 from training.data import Database, batch, load_database
 from training.model import CurveNet, supcon_loss
@@ -49,18 +49,18 @@ class Batches(IterableDataset):
         rng = np.random.default_rng([self.seed, info.id if info else 0, int(time.time() * 1e3) % 2**31])
         while True:
             rows = rng.integers(0, len(self.db), self.batch_size)
-            x, y = batch(self.db, rows, rng)
-            yield torch.from_numpy(x), torch.from_numpy(y)
+            yield tuple(torch.from_numpy(a) for a in batch(self.db, rows, rng))
 
 
 def build_model(cfg: dict) -> CurveNet:
-    return CurveNet(len(CHANNELS), len(CLASS_NAMES), tuple(cfg["model"]["widths"]), cfg["model"]["embedding"])
+    return CurveNet(len(CHANNELS), len(CLASS_NAMES), tuple(cfg["model"]["widths"]), cfg["model"]["embedding"],
+                    n_regression=len(REGRESSION_SLOTS))
 
 
 def validation_set(db: Database, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     rng = np.random.default_rng([seed, 999])
     rows = rng.choice(len(db), size=min(size, len(db)), replace=False)
-    x, y = batch(db, rows, rng)
+    x, y, _, _ = batch(db, rows, rng)
     return torch.from_numpy(x), torch.from_numpy(y)
 
 
@@ -104,7 +104,7 @@ def train(cfg: dict, resume: bool = False, log=print) -> str:
                         persistent_workers=False)
     t0, last_ckpt, last_log = time.time() - elapsed, time.time(), time.time()
     max_seconds = cfg["max_minutes"] * 60
-    for x, y in loader:
+    for x, y, target, tmask in loader:
         elapsed = time.time() - t0
         progress = max(step / cfg["max_steps"], elapsed / max_seconds)
         if progress >= 1.0:
@@ -112,17 +112,19 @@ def train(cfg: dict, resume: bool = False, log=print) -> str:
         warmup = min(1.0, (step + 1) / 300)
         for g in opt.param_groups:
             g["lr"] = cfg["lr"] * warmup * 0.5 * (1 + np.cos(np.pi * progress))
-        logits, emb = model(x)
+        logits, emb, params = model(x)
         ce = F.cross_entropy(logits, y)
-        loss = ce + cfg["supcon_weight"] * supcon_loss(emb, y, cfg["supcon_temperature"])
+        reg = (F.smooth_l1_loss(params, target, reduction="none", beta=0.1) * tmask).sum() / tmask.sum().clamp_min(1)
+        loss = ce + cfg["supcon_weight"] * supcon_loss(emb, y, cfg["supcon_temperature"]) + cfg["regression_weight"] * reg
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         step += 1
         if time.time() - last_log > 60 or step == 1:
             acc = accuracy(model, x_val, y_val)
-            history.append(dict(step=step, minutes=elapsed / 60, loss=loss.item(), ce=ce.item(), val_top1=acc))
-            log(f"step {step:6d}  {elapsed / 60:6.1f} min  loss {loss.item():.3f}  ce {ce.item():.3f}  val top-1 {acc:.3f}")
+            history.append(dict(step=step, minutes=elapsed / 60, loss=loss.item(), ce=ce.item(), reg=reg.item(), val_top1=acc))
+            log(f"step {step:6d}  {elapsed / 60:6.1f} min  loss {loss.item():.3f}  ce {ce.item():.3f}  "
+                f"reg {reg.item():.3f}  val top-1 {acc:.3f}")
             last_log = time.time()
         if time.time() - last_ckpt > cfg["checkpoint_minutes"] * 60:
             save()
