@@ -15,8 +15,11 @@ def launcher_path() -> str:
     return LAUNCHER
 
 
-def run_gui(files: list[str]) -> int:
-    """Start SasView with the plugin; ``files`` are loaded into the Data Explorer."""
+def run_gui(files: list[str], card_path: str | None = None) -> int:
+    """Start SasView with the plugin; ``files`` are loaded into the Data Explorer.
+
+    ``card_path`` selects another model bundle (same as ``$SASVIEW_AUTOMODEL_CARD``).
+    Returns SasView's exit status (2 if SasView is missing or a file does not exist)."""
     try:
         import sas.cli
     except ImportError:
@@ -27,6 +30,9 @@ def run_gui(files: list[str]) -> int:
     if missing:
         print(f"error: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
+    if card_path:
+        from .logic import CARD_ENV
+        os.environ[CARD_ENV] = os.path.abspath(card_path)
     sys.argv = ["sasview", LAUNCHER, *[os.path.abspath(f) for f in files]]
     rc = sas.cli.main()
     return int(rc or 0)

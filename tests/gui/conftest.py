@@ -18,8 +18,18 @@ os.environ.setdefault("QT_API", "pyside6")
 os.environ.pop("QT_QPA_PLATFORM", None)  # offscreen segfaults in SasView: Xvfb only
 
 import pytest  # noqa: E402
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtGui import QGuiApplication  # noqa: E402
+
+try:
+    import pytestqt  # noqa: F401
+    import pytest_xvfb  # noqa: F401
+    import importlib.util
+    if importlib.util.find_spec("sas") is None:
+        raise ImportError("No module named 'sas' (SasView)")
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QGuiApplication
+except ImportError as _exc:  # a loud collection error, never a silent skip
+    raise ImportError(f"the GUI tests need SasView, pytest-qt and pytest-xvfb ({_exc}): run "
+                      "tests/gui/setup_gui_env.sh .venv (as root: it also installs Xvfb)") from None
 
 # As SasView's run_sasview() does, before the QApplication (made by pytest-qt) exists.
 QGuiApplication.setAttribute(Qt.AA_ShareOpenGLContexts)
@@ -55,6 +65,7 @@ def sasview_env():
     lib.setup_qt_env()
     config.LAST_WHATS_NEW_HIDDEN_VERSION = sas.__version__
     config.SHOW_WELCOME_PANEL = False
+    config.save()  # into the temporary profile: SasView subprocesses of the tests read it too
     return sas.__version__
 
 

@@ -132,3 +132,16 @@ def test_suggestion_without_item_cannot_open(panel, qtbot):
         panel.suggest_data(sphere_item()["data"], "loose data")
     assert not any(b.isEnabled() for b in panel.fit_buttons.values())
     assert panel.open_in_fitting("sphere") is False
+
+
+def test_outlier_banner_and_confidence_colour(panel, qtbot):
+    from sasview_automodel.suggest import Suggestion
+    s = Suggestion(ranking=[("sphere", 0.6), ("vesicle", 0.3), ("cylinder", 0.1)], confidence=0.2,
+                   outlier=True, outlier_score=99.0, outlier_threshold=22.0,
+                   reason="unlike any trained shape (outlier score 99 > 22): consider a structure factor")
+    panel.item = {"name": "x", "data": None}
+    panel.show_result(s)
+    assert panel.lblOutlier.isVisibleTo(panel)
+    assert "structure factor" in panel.lblOutlier.text()
+    assert "20%" in panel.lblConfidence.text() and "#c62828" in panel.lblConfidence.styleSheet()
+    assert list(panel.fit_buttons) == ["sphere", "vesicle", "cylinder"]
