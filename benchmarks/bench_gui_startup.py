@@ -1,0 +1,52 @@
+"""What the SasView plugin adds to SasView's start-up (time to a ready main window, RSS).
+
+Runs SasView alternately without and with the plugin (tests/gui/launch_probe.py, the same
+``sasview SCRIPT.py`` path as ``sasview-automodel gui``), under Xvfb:
+
+    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python benchmarks/bench_gui_startup.py [PAIRS]
+
+Target (issue 6): <= 0.3 s and <= 100 MB added.
+"""
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROBE = os.path.join(ROOT, "tests", "gui", "launch_probe.py")
+
+
+def once(plugin: bool, profile: str) -> dict:
+    out = os.path.join(profile, f"probe-{time.time_ns()}.json")
+    env = dict(os.environ, PROBE_PLUGIN="1" if plugin else "0", PROBE_T0=repr(time.time()),
+               HOME=profile, XDG_CONFIG_HOME=os.path.join(profile, ".config"),
+               XDG_DATA_HOME=os.path.join(profile, ".local/share"), XDG_CACHE_HOME=os.path.join(profile, ".cache"),
+               SAS_OPENCL="none")
+    code = "import sys, sas.cli; sys.argv = ['sasview', *sys.argv[1:]]; sys.exit(sas.cli.main())"
+    subprocess.run([sys.executable, "-c", code, PROBE, out], env=env, capture_output=True, timeout=300)
+    with open(out) as f:
+        return json.load(f)
+
+
+def main(pairs: int = 3) -> None:
+    profile = tempfile.mkdtemp(prefix="automodel-bench-")
+    once(False, profile)  # warm-up: file cache, first-run profile files
+    res = {False: [], True: []}
+    for _ in range(pairs):
+        for plugin in (False, True):
+            res[plugin].append(once(plugin, profile))
+    for plugin in (False, True):
+        t = [r["gui_ready_s"] for r in res[plugin]]
+        m = [r["rss_mib"] for r in res[plugin]]
+        print(f"{'with plugin   ' if plugin else 'plain SasView '} ready {statistics.median(t):.2f} s "
+              f"(runs {', '.join(f'{x:.2f}' for x in t)}), RSS {statistics.median(m):.0f} MiB")
+    dt = statistics.median(r["gui_ready_s"] for r in res[True]) - statistics.median(r["gui_ready_s"] for r in res[False])
+    dm = statistics.median(r["rss_mib"] for r in res[True]) - statistics.median(r["rss_mib"] for r in res[False])
+    print(f"plugin adds {dt:+.2f} s and {dm:+.0f} MiB (target <= 0.3 s, <= 100 MB)")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 3)

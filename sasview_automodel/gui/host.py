@@ -1,0 +1,394 @@
+"""The ONE shim between the plugin and SasView: every ``sas.*`` call of the plugin is here.
+
+SasView 6 has no plugin API (see docs/install.md). We use only the calls SasView itself uses
+to restore projects and to send data, which have been stable since 6.0:
+
+* ``sas.qtgui.Perspectives.PERSPECTIVES``: the registry our perspective class is added to;
+* ``sas.qtgui.MainWindow.GuiManager.GuiManager``: replaced by a subclass that adds our
+  actions after ``__init__`` (``MainSasViewWindow`` imports it at call time);
+* ``GuiManager.perspectiveChanged``, ``loadedPerspectives``, ``filesWidget`` (``cbFitting``,
+  ``onAnalysisUpdate``, ``selectedItems``, ``context_menu``, ``readData``/``loadComplete``);
+* ``FittingWindow.setData`` / ``updateFromParameters`` / ``currentFittingWidget`` /
+  ``master_category_dict``; ``GuiUtils.dataFromItem``.
+
+Fail-safe: any ImportError/AttributeError/TypeError/KeyError while installing, or a
+SasView that lacks one of the calls above, logs ONE line starting with
+``sasview-automodel: plugin disabled`` and leaves SasView exactly as it was. Errors while the
+plugin runs (e.g. the hand-off to Fitting) are shown in the panel and logged, never raised
+into SasView.
+"""
+from __future__ import annotations
+
+import logging
+
+from . import logic
+
+log = logging.getLogger("sasview_automodel.gui")
+
+PERSPECTIVE_NAME = "Model Suggestion"
+ACTION_TEXT = "Suggest model..."
+FITTING = "Fitting"
+
+# Host calls the plugin needs, checked before anything is installed: (module, dotted attribute).
+REQUIRED = (
+    ("sas.qtgui.Perspectives", "PERSPECTIVES"),
+    ("sas.qtgui.Perspectives.perspective", "Perspective"),
+    ("sas.qtgui.MainWindow.GuiManager", "GuiManager"),
+    ("sas.qtgui.MainWindow.GuiManager", "GuiManager.perspectiveChanged"),
+    ("sas.qtgui.MainWindow.DataExplorer", "DataExplorerWindow.selectedItems"),
+    ("sas.qtgui.MainWindow.DataExplorer", "DataExplorerWindow.contextMenu"),
+    ("sas.qtgui.MainWindow.DataExplorer", "DataExplorerWindow.onAnalysisUpdate"),
+    ("sas.qtgui.Perspectives.Fitting.FittingPerspective", "FittingWindow.setData"),
+    ("sas.qtgui.Perspectives.Fitting.FittingPerspective", "FittingWindow.updateFromParameters"),
+    ("sas.qtgui.Perspectives.Fitting.FittingPerspective", "FittingWindow.currentFittingWidget"),
+    ("sas.qtgui.Utilities.GuiUtils", "dataFromItem"),
+)
+
+HOST_ERRORS = (ImportError, AttributeError, TypeError, KeyError, ValueError, AssertionError)
+
+_state = {"enabled": False, "reason": "", "original_gui_manager": None, "logged": False}
+
+
+class HostMismatch(RuntimeError):
+    """SasView lacks a call the plugin needs (another version or a changed internal API)."""
+
+
+def sasview_version() -> str:
+    try:
+        import sas
+        return str(getattr(sas, "__version__", "?"))
+    except ImportError:
+        return "not installed"
+
+
+def is_enabled() -> bool:
+    return bool(_state["enabled"])
+
+
+def disabled_reason() -> str:
+    return _state["reason"]
+
+
+def disable(reason: str) -> None:
+    """Disable the plugin and log ONE clear line (only the first reason is logged)."""
+    _state["enabled"] = False
+    if not _state["logged"]:
+        _state["reason"] = reason
+        _state["logged"] = True
+        log.error("sasview-automodel: plugin disabled (SasView %s does not match: %s); "
+                  "SasView runs without it", sasview_version(), reason)
+
+
+def _resolve(module: str, dotted: str):
+    import importlib
+    obj = importlib.import_module(module)
+    for part in dotted.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def check_host(required=REQUIRED) -> None:
+    """Raise HostMismatch naming the first missing host call."""
+    for module, dotted in required:
+        try:
+            _resolve(module, dotted)
+        except HOST_ERRORS as exc:
+            raise HostMismatch(f"{module}.{dotted} is missing ({type(exc).__name__}: {exc})") from None
+
+
+# --------------------------------------------------------------------------------------------
+# Installation (called by the launcher before the main window exists)
+# --------------------------------------------------------------------------------------------
+def install(card_path: str | None = None, required=REQUIRED) -> bool:
+    """Register the perspective and the GuiManager subclass. Returns False (and logs one
+    line) if SasView does not match; SasView then starts unchanged."""
+    _state.update(enabled=False, reason="", logged=False)
+    try:
+        check_host(required)
+        import sas.qtgui.MainWindow.GuiManager as gm_module
+        import sas.qtgui.Perspectives as perspectives
+        from sas.qtgui.Perspectives.perspective import Perspective
+
+        base = gm_module.GuiManager
+        if getattr(base, "_automodel_installed", False):  # installed twice: wrap SasView's own
+            base = _state["original_gui_manager"] or base.__mro__[1]
+        perspective_cls = make_perspective_class(Perspective, card_path)
+        manager_cls = make_gui_manager_class(base)
+    except HOST_ERRORS + (HostMismatch,) as exc:
+        disable(str(exc))  # nothing was changed in SasView yet
+        return False
+    perspectives.PERSPECTIVES[PERSPECTIVE_NAME] = perspective_cls
+    _state["original_gui_manager"] = base
+    gm_module.GuiManager = manager_cls
+    _state["enabled"] = True
+    log.info("sasview-automodel: plugin installed in SasView %s", sasview_version())
+    return True
+
+
+def uninstall() -> None:
+    """Undo ``install`` (tests, or a failed install). Never raises."""
+    try:
+        import sas.qtgui.MainWindow.GuiManager as gm_module
+        import sas.qtgui.Perspectives as perspectives
+        perspectives.PERSPECTIVES.pop(PERSPECTIVE_NAME, None)
+        if _state["original_gui_manager"] is not None:
+            gm_module.GuiManager = _state["original_gui_manager"]
+    except HOST_ERRORS:
+        pass
+    _state["original_gui_manager"] = None
+    _state["enabled"] = False
+
+
+def run_sasview(files=()) -> None:
+    """Start SasView's GUI (blocks until it closes). 6.1.x takes no arguments; 6.2 takes the
+    files to load."""
+    from sas.qtgui.MainWindow.MainWindow import run_sasview as _run
+    import inspect
+    files = list(files)
+    if files and inspect.signature(_run).parameters:
+        _run(files)
+        return
+    if files:
+        _state["pending_files"] = files  # loaded by the GuiManager subclass once it exists
+    _run()
+
+
+# --------------------------------------------------------------------------------------------
+# Classes built on SasView's own (made at install time, so that importing this module never
+# imports SasView)
+# --------------------------------------------------------------------------------------------
+def make_perspective_class(perspective_base, card_path: str | None = None):
+    """The "Model Suggestion" perspective: our panel plus SasView's Perspective mixin."""
+    from .panel import SuggestionPanel
+
+    class ModelSuggestionPerspective(SuggestionPanel, perspective_base):
+        name = PERSPECTIVE_NAME
+        ext = "automodel"
+
+        def __init__(self, parent=None, **kwargs):
+            # parent is the GuiManager, not a QWidget: never pass it to Qt (ValueError).
+            SuggestionPanel.__init__(self, host=None, card_path=card_path)
+            self._allow_close = False
+            self.setWindowTitle(self.title)
+            try:
+                self.set_host(SasViewHost(parent))
+            except HOST_ERRORS as exc:
+                disable(f"perspective set-up failed: {exc}")
+                self.show_message("The model suggestion plugin is disabled: SasView does not match "
+                                  f"({exc}).", error=True)
+
+        @property
+        def title(self):
+            return PERSPECTIVE_NAME
+
+        def setData(self, data_item=None, is_batch=False, **kwargs):
+            """Data Explorer "Send data": classify the first data set sent."""
+            self.suggest_items(list(data_item or []))
+
+        def updateFromParameters(self, params):
+            pass  # nothing is saved in projects
+
+        def setClosable(self, value=True):
+            self._allow_close = bool(value)
+
+        def isClosable(self):
+            return self._allow_close
+
+        def closeEvent(self, event):
+            if self._allow_close:
+                self._allow_close = False
+                if self.parentWidget():
+                    self.parentWidget().close()
+                event.accept()
+            else:
+                event.ignore()  # like SasView's own perspectives: the window stays
+
+    return ModelSuggestionPerspective
+
+
+def make_gui_manager_class(base):
+    """A GuiManager subclass that adds our actions once SasView's own __init__ is done."""
+
+    class AutomodelGuiManager(base):
+        _automodel_installed = True
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.automodel_host = None
+            try:
+                self.automodel_host = SasViewHost(self)
+                self.automodel_host.add_actions()
+            except HOST_ERRORS as exc:
+                disable(f"adding the actions failed: {exc}")
+                _remove_perspective(self)
+                return
+            # The window is already visible here: start own logic from the event loop.
+            from PySide6.QtCore import QTimer
+            files = _state.pop("pending_files", None)
+            if files:
+                QTimer.singleShot(0, lambda: self.automodel_host.load_files(files))
+
+    return AutomodelGuiManager
+
+
+def _remove_perspective(gm) -> None:
+    """Best effort after a late failure: hide our perspective from SasView's lists."""
+    try:
+        gm.loadedPerspectives.pop(PERSPECTIVE_NAME, None)
+        combo = gm.filesWidget.cbFitting
+        index = combo.findText(PERSPECTIVE_NAME)
+        if index >= 0:
+            combo.blockSignals(True)
+            combo.removeItem(index)
+            combo.blockSignals(False)
+    except Exception:  # noqa: BLE001 - never take SasView down
+        pass
+
+
+# --------------------------------------------------------------------------------------------
+# The host object the panel talks to (a stand-in with the same methods is used in tests)
+# --------------------------------------------------------------------------------------------
+class SasViewHost:
+    """Adapter from the panel to one running SasView (its GuiManager)."""
+
+    def __init__(self, gui_manager):
+        if gui_manager is None:
+            raise AttributeError("no GuiManager given to the perspective")
+        self.gm = gui_manager
+        self.actions = []
+
+    # -- set-up ---------------------------------------------------------------------------
+    def add_actions(self) -> None:
+        from PySide6.QtGui import QAction
+        window = self.gm._workspace
+        files = self.gm.filesWidget
+        menus = [files.context_menu, window.menuAnalysis]
+        for menu in menus:
+            action = QAction(ACTION_TEXT, menu)
+            action.setObjectName("actionAutomodelSuggest")
+            action.setStatusTip("Rank sasmodels form factors for the selected 1D data (sasview-automodel)")
+            action.triggered.connect(self.on_suggest_action)
+            if menu is files.context_menu:
+                menu.addSeparator()
+            menu.addAction(action)
+            self.actions.append(action)
+
+    def communicator(self):
+        """GuiUtils.communicate in 6.1.3 (a method on the GuiManager), an attribute in 6.2."""
+        c = getattr(self.gm, "communicator", None)
+        if callable(c) and not hasattr(c, "statusBarUpdateSignal"):
+            c = c()
+        return c if c is not None else getattr(self.gm, "communicate", None)
+
+    def status(self, text: str) -> None:
+        try:
+            self.communicator().statusBarUpdateSignal.emit(text)
+        except HOST_ERRORS:
+            pass
+
+    # -- data -----------------------------------------------------------------------------
+    def load_files(self, paths) -> list:
+        """Load files into the Data Explorer (as File > Load does); returns the new items."""
+        files = self.gm.filesWidget
+        before = files.model.rowCount()
+        files.loadComplete(files.readData(list(paths)))
+        return [files.model.item(i) for i in range(before, files.model.rowCount())]
+
+    def all_items(self) -> list:
+        model = self.gm.filesWidget.model
+        return [model.item(i) for i in range(model.rowCount())]
+
+    def selected_items(self) -> list:
+        """The right-clicked/current row of the Data Explorer, else the checked rows."""
+        files = self.gm.filesWidget
+        items = []
+        try:
+            view = files.current_view
+            index = view.currentIndex()
+            if index.isValid():
+                proxy = view.model()
+                item = proxy.sourceModel().itemFromIndex(proxy.mapToSource(index))
+                while item is not None and item.parent() is not None:
+                    item = item.parent()
+                if item is not None and item.isCheckable():
+                    items.append(item)
+        except HOST_ERRORS:
+            pass
+        if not items:
+            items = list(files.selectedItems())
+        return items
+
+    def data_from_item(self, item):
+        from sas.qtgui.Utilities import GuiUtils
+        return GuiUtils.dataFromItem(item)
+
+    def item_name(self, item) -> str:
+        try:
+            return str(item.text())
+        except HOST_ERRORS:
+            return "data"
+
+    # -- perspectives ---------------------------------------------------------------------
+    def switch_to(self, name: str):
+        """Show perspective ``name`` the way the Data Explorer combo does (combo kept in step)."""
+        gm, files = self.gm, self.gm.filesWidget
+        target = gm.loadedPerspectives[name]
+        combo = getattr(files, "cbFitting", None)
+        if combo is not None:
+            index = combo.findText(name)
+            if index >= 0 and index != combo.currentIndex():
+                combo.setCurrentIndex(index)  # emits perspectiveChangedSignal -> perspectiveChanged
+        if gm.perspective() is not target:
+            gm.perspectiveChanged(name)
+            files.onAnalysisUpdate(name)
+        return target
+
+    def panel(self):
+        return self.gm.loadedPerspectives.get(PERSPECTIVE_NAME)
+
+    def on_suggest_action(self, checked=False) -> None:
+        """ "Suggest model...": show our perspective and classify the selected data."""
+        try:
+            items = self.selected_items()
+            panel = self.switch_to(PERSPECTIVE_NAME)
+        except HOST_ERRORS as exc:
+            log.error("sasview-automodel: cannot show the Model Suggestion panel: %s", exc)
+            return
+        panel.suggest_items(items)
+
+    # -- hand-off to Fitting ----------------------------------------------------------------
+    def open_in_fitting(self, item, model: str, parameters=None, polydispersity=None) -> dict:
+        """Switch to Fitting, send ``item`` to a free fit page and set model and parameters
+        through ``setData``/``updateFromParameters``. Returns the line_dict sent."""
+        if item is None:
+            raise ValueError("no Data Explorer item to send (data classified from outside SasView)")
+        fit = self.switch_to(FITTING)
+        data = self.data_from_item(item)
+        fit.setData(data_item=[item], is_batch=False)
+        # setData fills the first free tab, updateFromParameters acts on the current one:
+        # make the tab that received our data the current one.
+        tab = next((t for t in getattr(fit, "tabs", []) if getattr(t, "data", None) is data), None)
+        if tab is not None and fit.indexOf(tab) >= 0:
+            fit.setCurrentWidget(tab)
+        widget = fit.currentFittingWidget
+        if widget is None or getattr(widget, "data", None) is not data:
+            raise RuntimeError("the Fitting page that received the data is not the current one")
+        category = logic.find_category(model, widget.master_category_dict)
+        if category is None:
+            raise KeyError(f"model {model!r} is not listed in SasView's model categories")
+        line = logic.fitting_line_dict(model, category, parameters, polydispersity)
+        fit.updateFromParameters(line)
+        self.status(f"sasview-automodel: {model} set up in {FITTING}")
+        return line
+
+    def fitting_state(self) -> dict:
+        """What the current Fitting page shows (tests, screenshots): category, model, values."""
+        fit = self.gm.loadedPerspectives[FITTING]
+        w = fit.currentFittingWidget
+        kernel = w.logic.kernel_module
+        params = {}
+        if kernel is not None:
+            params = {k: kernel.getParam(k) for k in kernel.params}
+        return {"category": w.cbCategory.currentText(), "model": w.cbModel.currentText(),
+                "data": getattr(getattr(w, "data", None), "name", None), "parameters": params,
+                "widget": w, "perspective": fit}

@@ -1,0 +1,93 @@
+"""End to end in the REAL SasView (6.1.3 in CI) under Xvfb: Data Explorer -> "Suggest model..."
+-> panel result -> "Open in Fitting" -> the Fitting page shows the model."""
+from __future__ import annotations
+
+import os
+
+import pytest
+from PySide6.QtCore import Qt
+
+from sasview_automodel.gui import host as host_module
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples")
+
+SHOTS = os.environ.get("AUTOMODEL_SCREENSHOTS")  # a folder: save screenshots there
+
+
+def _shot(widget, name):
+    if SHOTS:
+        os.makedirs(SHOTS, exist_ok=True)
+        assert widget.grab().save(os.path.join(SHOTS, name))
+
+
+def test_plugin_is_registered(sasview):
+    window, gm, h = sasview
+    assert host_module.is_enabled()
+    assert host_module.PERSPECTIVE_NAME in gm.loadedPerspectives
+    combo = gm.filesWidget.cbFitting
+    assert combo.findText(host_module.PERSPECTIVE_NAME) >= 0
+    texts = [a.text() for a in gm.filesWidget.context_menu.actions()]
+    assert host_module.ACTION_TEXT in texts
+    assert host_module.ACTION_TEXT in [a.text() for a in window.menuAnalysis.actions()]
+    # SasView's own perspectives are all still there
+    for name in ("Fitting", "Invariant", "Inversion", "Corfunc"):
+        assert name in gm.loadedPerspectives
+
+
+def test_suggest_and_open_in_fitting(sasview, qtbot):
+    window, gm, h = sasview
+    items = h.load_files([os.path.join(EXAMPLES, "sphere_saxs.txt")])
+    assert len(items) == 1
+    item = items[0]
+    # select the row as a right-click would, then trigger the context-menu action
+    view = gm.filesWidget.current_view
+    proxy = view.model()
+    view.setCurrentIndex(proxy.mapFromSource(item.index()))
+    action = next(a for a in gm.filesWidget.context_menu.actions() if a.text() == host_module.ACTION_TEXT)
+    panel = gm.loadedPerspectives[host_module.PERSPECTIVE_NAME]
+    with qtbot.waitSignal(panel.suggestionReady, timeout=30000) as blocker:
+        action.trigger()
+    suggestion = blocker.args[0]
+    assert gm.perspective() is panel
+    assert gm.filesWidget.cbFitting.currentText() == host_module.PERSPECTIVE_NAME
+    assert panel.lblName.text().startswith("sphere_saxs.txt")
+    assert len(panel.fit_buttons) == 5
+    assert sum(p for _, p in suggestion.ranking) == pytest.approx(1.0, abs=1e-4)
+    assert "%" in panel.lblConfidence.text()
+    qtbot.wait(200)  # let Qt show the new rows (queued), as the event loop does in use
+    assert all(b.isVisible() and b.isEnabled() for b in panel.fit_buttons.values())
+    _shot(window, "sasview-panel-window.png")
+    _shot(panel, "panel.png")
+
+    model = "sphere"  # a candidate row for every class with catalog probability; pick sphere if shown
+    if model not in panel.fit_buttons:
+        model = suggestion.best
+    with qtbot.waitSignal(panel.fittingOpened, timeout=10000) as opened:
+        qtbot.mouseClick(panel.fit_buttons[model], Qt.LeftButton)
+    assert opened.args[0] == model
+    state = h.fitting_state()
+    assert gm.perspective() is state["perspective"]
+    assert gm.filesWidget.cbFitting.currentText() == "Fitting"
+    assert state["model"] == model
+    assert state["category"] == opened.args[1]["fitpage_category"][0]
+    assert state["widget"].data is h.data_from_item(item)
+    assert state["parameters"]  # the model's parameters are on the page
+    # the page computes the model curve once, then is usable again
+    qtbot.waitUntil(lambda: state["widget"].cbModel.isEnabled(), timeout=30000)
+    qtbot.wait(300)
+    _shot(window, "fitting-page-window.png")
+    _shot(state["perspective"], "fitting-page.png")
+
+
+def test_bad_data_shows_message(sasview, qtbot):
+    window, gm, h = sasview
+    from sasdata.dataloader.data_info import Data1D
+    import numpy as np
+    panel = gm.loadedPerspectives[host_module.PERSPECTIVE_NAME]
+    h.switch_to(host_module.PERSPECTIVE_NAME)
+    bad = Data1D(x=np.linspace(0.01, 0.1, 5), y=np.ones(5))
+    with qtbot.waitSignal(panel.suggestionFailed, timeout=10000) as blocker:
+        panel.suggest_data(bad, "five_points")
+    assert "at least" in blocker.args[0]
+    assert "at least" in panel.lblStatus.text()
+    assert window.isVisible()

@@ -1,0 +1,83 @@
+"""The Qt-free part of the plugin: Data1D -> Curve, the Fitting line_dict, categories."""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from sasview_automodel.errors import InputError
+from sasview_automodel.gui import logic
+
+
+class D1:
+    def __init__(self, x, y, dy=None, dx=None, dxl=None, unit="1/A"):
+        self.x, self.y, self.dy, self.dx, self.dxl = x, y, dy, dx, dxl
+        self._xunit = unit
+        self.name = "d"
+        self.filename = "d.txt"
+
+
+def test_runtime_package_has_no_qt_or_sasview_import():
+    import subprocess
+    code = ("import sys, sasview_automodel, sasview_automodel.suggest, sasview_automodel.gui.logic, "
+            "sasview_automodel.gui.host, sasview_automodel.gui.cli_entry; "
+            "bad=[m for m in sys.modules if m.split('.')[0] in ('PySide6','qtpy','sas')]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_curve_from_data_pinhole_slit_and_units():
+    q = np.geomspace(0.01, 0.3, 40)
+    c = logic.curve_from_data(D1(q, 1 / q, 0.1 / q, 0.05 * q))
+    assert c.dq is not None and c.slit_length is None and c.source == "d.txt"
+    c = logic.curve_from_data(D1(q, 1 / q, dxl=np.full(40, 0.02)))
+    assert c.slit_length == pytest.approx(0.02) and c.dq is None
+    c = logic.curve_from_data(D1(q * 10, 1 / q, unit="1/nm"))
+    assert c.q[0] == pytest.approx(0.01)
+
+
+def test_curve_from_data_errors():
+    with pytest.raises(InputError):
+        logic.curve_from_data(None)
+    with pytest.raises(InputError, match="at least"):
+        logic.curve_from_data(D1(np.geomspace(0.01, 0.1, 4), np.ones(4)))
+
+
+def test_find_category_prefers_real_category():
+    table = {"Plugin Models": [["sphere", True]], "Sphere": [["sphere", True], ["vesicle", True]],
+             "Cylinder": [["cylinder", True]], "Structure Factor": [["hardsphere", True]]}
+    assert logic.find_category("sphere", table) == "Sphere"
+    assert logic.find_category("cylinder", table) == "Cylinder"
+    assert logic.find_category("nothing", table) is None
+    assert logic.find_category("x", {"Custom": ["x"]}) == "Custom"
+
+
+def test_line_dict_format():
+    line = logic.fitting_line_dict("cylinder", "Cylinder",
+                                   {"radius": 20.0, "length": (400.0, 10.0, 1e4), "scale": 0.01},
+                                   {"radius": {"width": 0.1, "function": "schulz", "npts": 21}},
+                                   fixed=("scale",))
+    assert line["fitpage_structure"] == ["None"]
+    assert line["fitpage_category"] == ["Cylinder"] and line["model_name"] == ["cylinder"]
+    assert line["radius"] == ["True", "20.0", "-inf", "inf"]
+    assert line["length"] == ["True", "400.0", "10.0", "10000.0"]
+    assert line["scale"][0] == "False"
+    assert line["polydisperse_params"] == ["True"]
+    assert line["radius.width"] == ["True", "0.1", "0.0", "inf", "21", "3.0", "schulz"]
+    assert all(isinstance(v, str) for row in line.values() for v in row)
+    assert "polydisperse_params" not in logic.fitting_line_dict("sphere", "Sphere")
+
+
+def test_split_parameters():
+    assert logic.split_parameters({}, "sphere") == ({}, {})
+    v, pd = logic.split_parameters({"sphere": {"radius": 50.0, "radius_pd": 0.1, "radius_pd_type": "schulz"},
+                                    "vesicle": {"radius": 1.0}}, "sphere")
+    assert v == {"radius": 50.0} and pd == {"radius": {"width": 0.1, "function": "schulz"}}
+
+
+def test_confidence_levels():
+    assert logic.confidence_level(0.95)[0] == "high"
+    assert logic.confidence_level(0.6)[0] == "medium"
+    assert logic.confidence_level(0.1)[0] == "low"
