@@ -15,12 +15,26 @@ $(VENV)/.dev: $(VENV)/.runtime
 	$(BIN)/pip install -q -e ".[train,dev]"
 	touch $@
 
-.PHONY: demo test bench examples
+# Xvfb + X/GL libraries (Debian, as root) and SasView 6.1.3 + pytest-qt in the same venv.
+$(VENV)/.gui: $(VENV)/.runtime tests/gui/setup_gui_env.sh
+	tests/gui/setup_gui_env.sh $(VENV)
+	touch $@
+
+.PHONY: demo test test-core test-gui gui bench examples
 demo: $(VENV)/.runtime  ## set up and classify a bundled example curve
 	$(BIN)/sasview-automodel suggest examples/sphere_saxs.txt
 
-test: $(VENV)/.dev  ## set up and run the whole test suite (includes a smoke training run)
+test: $(VENV)/.dev $(VENV)/.gui  ## set up and run the whole suite: engine, smoke training run, SasView GUI under Xvfb
 	SAS_OPENCL=none $(BIN)/python -m pytest -q tests
+
+test-core: $(VENV)/.dev  ## everything but the GUI tests (no SasView needed)
+	SAS_OPENCL=none $(BIN)/python -m pytest -q tests --ignore=tests/gui
+
+test-gui: $(VENV)/.dev $(VENV)/.gui
+	SAS_OPENCL=none $(BIN)/python -m pytest -q tests/gui
+
+gui: $(VENV)/.gui  ## SasView with the plugin, an example loaded
+	$(BIN)/sasview-automodel gui examples/sphere_saxs.txt
 
 bench: $(VENV)/.runtime
 	$(BIN)/python benchmarks/bench_suggest.py

@@ -66,6 +66,11 @@ def cmd_batch(args) -> int:
     return 0
 
 
+def cmd_gui(args) -> int:
+    from .gui.cli_entry import run_gui
+    return run_gui(args.files)
+
+
 def cmd_info(args) -> int:
     from .bundle import ModelBundle
 
@@ -123,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true")
     i.add_argument("--model", help="model card of another bundle")
     i.set_defaults(func=cmd_info)
+    g = sub.add_parser("gui", help="start SasView with the model suggestion plugin")
+    g.add_argument("files", nargs="*", metavar="FILE", help="data files to load into the Data Explorer")
+    g.set_defaults(func=cmd_gui)
     return ap
 
 

@@ -155,21 +155,30 @@ def load_file(path: str, q_unit: str | None = None) -> list[Curve]:
                               "Supported: canSAS XML, NXcanSAS HDF5, ABS, PDH, CSV/TXT columns q I [dI [dq]]") from None
     if not datasets:
         raise FileFormatError(f"{path}: the loaders found no data in this file")
-    curves = []
     base = os.path.basename(path)
-    for k, data in enumerate(datasets):
-        if getattr(data, "x", None) is None or getattr(data, "y", None) is None or hasattr(data, "qx_data"):
-            raise InputError(f"{path}: entry {k} is 2D data; the classifier needs a 1D curve I(q): "
-                             "reduce it (circular average) first")
-        unit = _file_q_unit(data)
-        given = q_unit or unit
-        dxl = getattr(data, "dxl", None)
-        slit = float(np.nanmax(dxl)) if dxl is not None and np.size(dxl) and np.nanmax(dxl) > 0 else None
-        name = base if len(datasets) == 1 else f"{base}[{k}]"
-        curves.append(make_curve(data.x, data.y, getattr(data, "dy", None),
-                                 None if slit else getattr(data, "dx", None), slit, q_unit=given,
-                                 name=name, source=path, entry=k))
-    return curves
+    return [curve_from_data(data, base if len(datasets) == 1 else f"{base}[{k}]", path, k, q_unit)
+            for k, data in enumerate(datasets)]
+
+
+def curve_from_data(data, name: str | None = None, source: str | None = None, entry: int = 0,
+                    q_unit: str | None = None) -> Curve:
+    """A validated :class:`Curve` from a sasdata/SasView Data1D (duck-typed; raises InputError).
+
+    Slit-smeared data (``dxl``) keep their slit length; ``q_unit`` overrides the data's unit.
+    """
+    name = str(name or getattr(data, "name", None) or getattr(data, "filename", None) or "data")
+    if data is None:
+        raise InputError("no data: select or load a 1D data set")
+    if getattr(data, "x", None) is None or getattr(data, "y", None) is None or hasattr(data, "qx_data"):
+        raise InputError(f"{name} is 2D data; the classifier needs a 1D curve I(q): reduce it (circular average) first")
+    dxl = getattr(data, "dxl", None)
+    slit = None
+    if dxl is not None and np.size(dxl):
+        m = float(np.nanmax(np.asarray(dxl, dtype=float)))
+        slit = m if np.isfinite(m) and m > 0 else None
+    return make_curve(data.x, data.y, getattr(data, "dy", None), None if slit else getattr(data, "dx", None), slit,
+                      q_unit=q_unit or _file_q_unit(data), name=name,
+                      source=source or getattr(data, "filename", None) or None, entry=entry)
 
 
 def _file_q_unit(data) -> str:

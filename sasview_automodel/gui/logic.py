@@ -14,8 +14,7 @@ from typing import Mapping
 
 import numpy as np
 
-from ..curve import Curve, make_curve
-from ..errors import InputError
+from ..curve import Curve, curve_from_data as _curve_from_data
 
 #: Environment variable that points the plugin at another model card (tests, development).
 CARD_ENV = "SASVIEW_AUTOMODEL_CARD"
@@ -36,28 +35,9 @@ def confidence_level(confidence: float) -> tuple[str, str, str]:
     return CONFIDENCE_BANDS[-1][1:]
 
 
-def _q_unit_of(data) -> str:
-    """sasdata converts stated units to 1/A; 'nm' only if the data still say so."""
-    unit = str(getattr(data, "_xunit", "") or getattr(data, "x_unit", "") or "").lower()
-    return "nm" if "nm" in unit else "A"
-
-
 def curve_from_data(data, name: str | None = None) -> Curve:
     """A validated Curve from a sasdata Data1D as SasView holds it (raises InputError)."""
-    if data is None:
-        raise InputError("no data: select a 1D data set in the Data Explorer")
-    if hasattr(data, "qx_data") or getattr(data, "x", None) is None or getattr(data, "y", None) is None:
-        raise InputError(f"{name or 'this data set'} is 2D data; the classifier needs a 1D curve I(q): "
-                         "reduce it (circular average) first")
-    name = name or getattr(data, "name", None) or getattr(data, "filename", None) or "data"
-    dxl = getattr(data, "dxl", None)
-    slit = None
-    if dxl is not None and np.size(dxl):
-        m = float(np.nanmax(np.asarray(dxl, dtype=float)))
-        slit = m if np.isfinite(m) and m > 0 else None
-    dx = None if slit else getattr(data, "dx", None)
-    return make_curve(data.x, data.y, getattr(data, "dy", None), dx, slit, q_unit=_q_unit_of(data),
-                      name=str(name), source=getattr(data, "filename", None) or None)
+    return _curve_from_data(data, name)
 
 
 def find_category(model: str, master_category_dict: Mapping) -> str | None:

@@ -30,7 +30,8 @@ if [ ! -x "$VENV/bin/python" ]; then
     echo "setup_gui_env: no virtual environment at $VENV (make it first, e.g. python3.11 -m venv $VENV)" >&2
     exit 1
 fi
-if ! "$VENV/bin/python" -c "import sas, pytestqt, pytest_xvfb, sys; sys.exit(sas.__version__ != '6.1.3')" 2>/dev/null; then
-    "$VENV/bin/pip" install -q "sasview==6.1.3" "pytest-qt>=4.4" "pytest-xvfb>=3"
+# SasView 6.1.3 imports pkg_resources, which setuptools >= 81 no longer ships.
+if ! "$VENV/bin/python" -c "import sas, pytestqt, pytest_xvfb, pkg_resources, sys; sys.exit(sas.__version__ != '6.1.3')" 2>/dev/null; then
+    "$VENV/bin/pip" install -q "sasview==6.1.3" "pytest-qt>=4.4" "pytest-xvfb>=3" "setuptools<81"
 fi
 echo "setup_gui_env: ready ($("$VENV/bin/python" -c 'import sas; print("SasView", sas.__version__)'))"
