@@ -36,11 +36,17 @@ def cmd_suggest(args) -> int:
         try:
             for s in suggester.suggest_file(path, q_unit=args.q_unit):
                 results.append(s.to_dict(top=args.top if args.top else None))
+                if args.sasview_paste:
+                    results[-1]["sasview_paste"] = s.sasview_paste()
         except AutomodelError as exc:
             failed += 1
             print(f"error: {exc}", file=sys.stderr)
             results.append({"file": path, "error": str(exc)})
-    if args.json:
+    if args.sasview_paste:
+        for r in results:
+            if "error" not in r:
+                print(r["sasview_paste"])
+    elif args.json:
         json.dump(results if len(args.files) > 1 or len(results) != 1 else results[0], sys.stdout, indent=1)
         print()
     else:
@@ -114,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--q-unit", choices=["A", "nm"], default=None,
                    help="unit of q in files that do not state it (default 1/A)")
     s.add_argument("--model", help="model card of another bundle")
+    s.add_argument("--sasview-paste", action="store_true",
+                   help="print, per dataset, the text for Edit > Paste in a SasView fit page (best model)")
     s.set_defaults(func=cmd_suggest)
     b = sub.add_parser("batch", help="classify many files (folders, globs) into one CSV or JSON table")
     b.add_argument("inputs", nargs="+", metavar="PATH|DIR|GLOB")

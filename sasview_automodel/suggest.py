@@ -14,7 +14,7 @@ from .errors import InputError
 PARAMETERS_UNCHECKED = ("starting parameters come from the network's regression head and are not yet "
                         "checked by a fit")
 PARAMETERS_PENDING = "this model bundle has no regression head: 'parameters' is empty"
-N_CANDIDATE_PARAMETERS = 3
+N_CANDIDATE_PARAMETERS = 5  # as many as the SasView panel lists
 
 
 @dataclass
@@ -40,6 +40,24 @@ class Suggestion:
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         return self.ranking[:k]
+
+    def to_sasview(self, model: str | None = None, category: str | None = None) -> dict:
+        """SasView's ``updateFromParameters`` dictionary for ``model`` (default: the best) with its
+        starting parameters and polydispersity; ``category`` defaults to the one SasView derives
+        from sasmodels (inside SasView, pass the page's own)."""
+        from .sasview_format import fitting_line_dict, parameter_bounds, sasview_category, split_parameters
+
+        model = model or self.best
+        pars = self.candidate_parameters.get(model) or (self.parameters if model == self.best else {})
+        values, pd = split_parameters(pars, model)
+        limits = parameter_bounds(model)
+        values = {k: (v, *limits.get(k, ("-inf", "inf"))) for k, v in values.items()}
+        return fitting_line_dict(model, category or sasview_category(model), values, pd)
+
+    def sasview_paste(self, model: str | None = None) -> str:
+        """The ``sasview_parameter_values:`` text for Edit > Paste in a SasView fit page."""
+        from .sasview_format import paste_string
+        return paste_string(self.to_sasview(model))
 
     def to_dict(self, top: int | None = None) -> dict:
         ranking = self.ranking if top is None else self.ranking[:top]

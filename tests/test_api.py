@@ -29,7 +29,7 @@ def test_suggestion_dict_has_the_contract_fields(suggester):
     best = d["ranking"][0]["model"]
     assert set(d["parameters"]) == set(catalog.get(best).start_params) | {catalog.get(best).pd_param + "_pd"}
     assert all(v > 0 for k, v in d["parameters"].items() if not k.endswith("_pd"))
-    assert any("regression head" in w for w in d["warnings"]) and len(d["candidate_parameters"]) == 3
+    assert any("regression head" in w for w in d["warnings"]) and len(d["candidate_parameters"]) == 5
     json.dumps(d)
 
 
@@ -104,3 +104,25 @@ def test_unsorted_input_is_sorted_with_a_warning(suggester):
     b = suggester.suggest(q[perm], i[perm], sigma=s[perm])
     assert np.allclose([p for _, p in a.ranking], [p for _, p in b.ranking], atol=1e-6)
     assert any("sorted" in w for w in b.warnings)
+
+
+def test_to_sasview_and_paste_string(suggester):
+    from sasview_automodel.sasview_format import paste_string
+    s = suggester.suggest_file(os.path.join(EXAMPLES, "cylinder_sans.txt"))[0]
+    for model in list(s.candidate_parameters)[:3]:
+        line = s.to_sasview(model)
+        assert line["fitpage_model"] == [model] and line["fitpage_structure"] == ["None"]
+        assert line["fitpage_category"][0] in ("Sphere", "Ellipsoid", "Cylinder", "Parallelepiped")
+        pars = s.candidate_parameters[model]
+        for name, value in pars.items():
+            if name.endswith("_pd"):
+                row = line[name[:-3] + ".width"]
+                assert len(row) == 7 and float(row[1]) == pytest.approx(value)
+            else:
+                checked, v, lo, hi = line[name]
+                assert checked == "True" and float(v) == pytest.approx(value) and float(lo) == 0.0
+        assert line["polydisperse_params"] == ["True"]
+    text = s.sasview_paste()
+    assert text == paste_string(s.to_sasview())
+    rows = text.split(":")
+    assert rows[0] == "sasview_parameter_values" and f"model_name,{s.best}" in rows

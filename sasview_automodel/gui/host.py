@@ -389,6 +389,7 @@ class SasViewHost:
         params = {}
         if kernel is not None:
             params = {k: kernel.getParam(k) for k in kernel.params}
+            params.update({f"{k}.width": d.get("width") for k, d in getattr(kernel, "dispersion", {}).items()})
         return {"category": w.cbCategory.currentText(), "model": w.cbModel.currentText(),
                 "data": getattr(getattr(w, "data", None), "name", None), "parameters": params,
                 "widget": w, "perspective": fit}

@@ -15,6 +15,7 @@ from typing import Mapping
 import numpy as np
 
 from ..curve import Curve, curve_from_data as _curve_from_data
+from ..sasview_format import fitting_line_dict, split_parameters  # noqa: F401 (re-exported for the panel)
 
 #: Environment variable that points the plugin at another model card (tests, development).
 CARD_ENV = "SASVIEW_AUTOMODEL_CARD"
@@ -57,72 +58,6 @@ def find_category(model: str, master_category_dict: Mapping) -> str | None:
         if category not in ("Plugin Models", "Structure Factor"):
             return category
     return found[0] if found else None
-
-
-def _fmt(x) -> str:
-    return repr(float(x)) if isinstance(x, (int, float, np.floating, np.integer)) else str(x)
-
-
-def fitting_line_dict(model: str, category: str, parameters: Mapping | None = None,
-                      polydispersity: Mapping | None = None, fixed: tuple[str, ...] = ()) -> dict:
-    """The ``updateFromParameters`` dictionary for a Fitting page (values as strings).
-
-    ``parameters``: ``{name: value}`` or ``{name: (value, min, max)}``; each row becomes
-    ``[checked, value, min, max]`` (checked = "True" unless the name is in ``fixed``).
-    ``polydispersity``: ``{name: width}`` or ``{name: {"width": w, "function": "gaussian",
-    "npts": 35, "nsigmas": 3}}``, written as ``"<name>.width"`` rows with
-    ``polydisperse_params: ["True"]``. ``fitpage_structure: ["None"]`` is always sent (SasView
-    6.2 raises KeyError without it).
-    """
-    line = {
-        "fitpage_category": [category],
-        "fitpage_model": [model],
-        "fitpage_structure": ["None"],
-        "model_name": [model],
-    }
-    for name, spec in (parameters or {}).items():
-        if isinstance(spec, (list, tuple)):
-            value, lo, hi = (list(spec) + ["-inf", "inf"])[:3]
-        else:
-            value, lo, hi = spec, "-inf", "inf"
-        line[str(name)] = [str(name not in fixed), _fmt(value), _fmt(lo), _fmt(hi)]
-    if polydispersity:
-        line["polydisperse_params"] = ["True"]
-        for name, spec in polydispersity.items():
-            if not isinstance(spec, Mapping):
-                spec = {"width": spec}
-            line[f"{name}.width"] = ["True", _fmt(spec["width"]), "0.0", "inf",
-                                    str(int(spec.get("npts", 35))), _fmt(float(spec.get("nsigmas", 3.0))),
-                                    str(spec.get("function", "gaussian"))]
-    return line
-
-
-def split_parameters(parameters: Mapping | None, model: str) -> tuple[dict, dict]:
-    """Split a Suggestion's parameters for ``model`` into (values, polydispersity).
-
-    Accepts ``{model: {...}}`` or a flat ``{...}``; keys ``<p>_pd`` (width) and
-    ``<p>_pd_type`` (function) become polydispersity, ``<p>_pd_n``/``_pd_nsigma`` its options.
-    Parameters are empty in this version (a later issue adds starting values).
-    """
-    if not parameters:
-        return {}, {}
-    pars = parameters.get(model, parameters) if isinstance(parameters.get(model, None), Mapping) else parameters
-    values, pd = {}, {}
-    for key, val in pars.items():
-        if not isinstance(key, str) or isinstance(val, Mapping):
-            continue
-        if key.endswith("_pd"):
-            pd.setdefault(key[:-3], {})["width"] = val
-        elif key.endswith("_pd_type"):
-            pd.setdefault(key[:-8], {})["function"] = val
-        elif key.endswith("_pd_n"):
-            pd.setdefault(key[:-5], {})["npts"] = val
-        elif key.endswith("_pd_nsigma"):
-            pd.setdefault(key[:-10], {})["nsigmas"] = val
-        elif isinstance(val, (int, float, np.floating, np.integer, list, tuple)):
-            values[key] = val
-    pd = {k: v for k, v in pd.items() if "width" in v}
-    return values, pd
 
 
 class SuggesterCache:

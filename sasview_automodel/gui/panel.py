@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QProgre
 
 from .. import catalog
 from . import logic, worker
+from ..sasview_format import parameter_bounds
 
 log = logging.getLogger("sasview_automodel.gui")
 
@@ -256,7 +257,10 @@ class SuggestionPanel(QWidget):
         if self.host is None or self.item is None:
             self.show_message("This data set is not in the Data Explorer; load it there first.", error=True)
             return False
-        values, pd = logic.split_parameters(getattr(self.suggestion, "parameters", None), model)
+        candidates = getattr(self.suggestion, "candidate_parameters", None) or {}
+        values, pd = logic.split_parameters(candidates.get(model), model)
+        limits = parameter_bounds(model) if values else {}
+        values = {k: (v, *limits.get(k, ("-inf", "inf"))) for k, v in values.items()}
         try:
             line = self.host.open_in_fitting(self.item, model, values, pd)
         except Exception as exc:  # noqa: BLE001 - shown in the panel, SasView keeps running

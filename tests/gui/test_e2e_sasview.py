@@ -72,6 +72,14 @@ def test_suggest_and_open_in_fitting(sasview, qtbot):
     assert state["category"] == opened.args[1]["fitpage_category"][0]
     assert state["widget"].data is h.data_from_item(item)
     assert state["parameters"]  # the model's parameters are on the page
+    # the starting values of that candidate were set on the page
+    expected = suggestion.candidate_parameters[model]
+    assert expected
+    for name, value in expected.items():
+        if name.endswith("_pd"):
+            assert state["parameters"][name[:-3] + ".width"] == pytest.approx(value, rel=1e-6, abs=1e-9), name
+        else:
+            assert state["parameters"][name] == pytest.approx(value, rel=1e-6), name
     # the page computes the model curve once, then is usable again
     qtbot.waitUntil(lambda: state["widget"].cbModel.isEnabled(), timeout=30000)
     qtbot.wait(300)
@@ -91,3 +99,30 @@ def test_bad_data_shows_message(sasview, qtbot):
     assert "at least" in blocker.args[0]
     assert "at least" in panel.lblStatus.text()
     assert window.isVisible()
+
+
+def test_paste_string_sets_the_values_on_a_fit_page(sasview, qtbot):
+    """The CLI's --sasview-paste text, pasted with Edit > Paste, sets the values on the page."""
+    window, gm, h = sasview
+    from PySide6 import QtWidgets
+    from sasview_automodel import Suggester
+    from sasview_automodel.gui.logic import SuggesterCache
+
+    state = h.fitting_state()
+    widget = state["widget"]
+    model = state["model"]
+    assert model  # the previous test left a fit page with a model
+    (s,) = SuggesterCache().get().suggest_file(os.path.join(EXAMPLES, "sphere_saxs.txt"))
+    # ask for this page's model so that SasView does not ask to switch models
+    pars = s.candidate_parameters.get(model) or {}
+    s.candidate_parameters[model] = {k: (v * 1.5 if not k.endswith("_pd") else 0.07) for k, v in pars.items()} or \
+        {"scale": 2.0}
+    text = s.sasview_paste(model)
+    assert text.startswith("sasview_parameter_values:")
+    QtWidgets.QApplication.clipboard().setText(text)
+    widget.clipboard_paste()
+    qtbot.wait(200)
+    params = h.fitting_state()["parameters"]
+    for name, value in s.candidate_parameters[model].items():
+        key = name[:-3] + ".width" if name.endswith("_pd") else name
+        assert params[key] == pytest.approx(value, rel=1e-6), name
