@@ -73,7 +73,7 @@ class ModelBundle:
                 or not np.isclose(inputs.get("grid_q_max", 0), GRID_Q[-1])):
             raise BundleError(f"model card {card_path} expects another input grid than this package "
                               "provides: use a bundle exported with this version")
-        for key in ("classes", "temperature", "ood"):
+        for key in ("classes", "temperature", "ood", "confidence"):
             if key not in card:
                 raise BundleError(f"model card {card_path} lacks '{key}': re-export the bundle")
         import onnxruntime as ort

@@ -19,9 +19,43 @@ def mahalanobis_min(emb: np.ndarray, means: np.ndarray, precision: np.ndarray) -
     return d2.min(axis=1)
 
 
-def confidence(prob_top1: np.ndarray, outlier_score: np.ndarray, threshold: float) -> np.ndarray:
-    """Confidence in [0, 1]: the calibrated top-1 probability, scaled down smoothly once the
-    outlier score passes half the threshold and down to 1/3 of it at twice the threshold."""
-    ratio = np.asarray(outlier_score, np.float64) / threshold
-    damp = np.clip(1.0 - (ratio - 0.5) / 2.25, 1.0 / 3.0, 1.0)
-    return np.clip(np.asarray(prob_top1, np.float64) * damp, 0.0, 1.0)
+CONFIDENCE_FEATURES = ("logit_p1", "margin", "log_outlier_ratio", "noise", "coverage")
+OUTLIER_CONFIDENCE_CAP = 0.5
+
+
+def confidence_features(probs: np.ndarray, outlier_score: np.ndarray, threshold: float,
+                        features: np.ndarray) -> np.ndarray:
+    """What the confidence combines, per curve (B, 5): logit of the calibrated top-1 probability,
+    margin to the second, log(outlier score / threshold), median relative-error channel over the
+    data (signal-to-noise) and the fraction of the grid the data cover."""
+    p = np.sort(np.asarray(probs, np.float64), axis=1)[:, ::-1]
+    p1 = np.clip(p[:, 0], 1e-6, 1 - 1e-6)
+    mask = features[:, 1] > 0
+    noise = np.array([np.median(f[2][m]) if m.any() else 1.0 for f, m in zip(features, mask)])
+    ratio = np.log(np.maximum(np.asarray(outlier_score, np.float64), 1e-6) / threshold)
+    return np.column_stack([np.log(p1 / (1 - p1)), p[:, 0] - p[:, 1], ratio, noise, mask.mean(axis=1)])
+
+
+def confidence(x: np.ndarray, weights: np.ndarray, outlier: np.ndarray) -> np.ndarray:
+    """Confidence in [0, 1]: a logistic model of "the top-1 model is right" over
+    ``confidence_features`` (weights fitted on held-out validation curves, in the model card),
+    capped at ``OUTLIER_CONFIDENCE_CAP`` for curves flagged as outliers."""
+    w = np.asarray(weights, np.float64)
+    z = x @ w[:-1] + w[-1]
+    c = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+    return np.where(np.asarray(outlier, bool), np.minimum(c, OUTLIER_CONFIDENCE_CAP), c)
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, iterations: int = 50) -> np.ndarray:
+    """Weights (features..., bias) of a logistic regression, by Newton's method with a small L2."""
+    a = np.column_stack([x, np.ones(len(x))])
+    w = np.zeros(a.shape[1])
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-np.clip(a @ w, -30, 30)))
+        grad = a.T @ (p - y) + l2 * np.r_[w[:-1], 0.0]
+        hess = (a * (p * (1 - p))[:, None]).T @ a + l2 * np.eye(a.shape[1])
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return w

@@ -96,6 +96,7 @@ class Suggester:
         self.ood_means = np.asarray(card["ood"]["means"], np.float64)
         self.ood_precision = np.asarray(card["ood"]["precision"], np.float64)
         self.ood_threshold = float(card["ood"]["threshold"])
+        self.confidence_weights = np.asarray(card["confidence"]["weights"], np.float64)
 
     # -- public API -------------------------------------------------------------------------
     def suggest(self, q, intensity, sigma=None, dq=None, *, slit_length: float | None = None,
@@ -124,6 +125,18 @@ class Suggester:
         """Rank models for every 1D dataset in a file (canSAS XML, NXcanSAS, ABS, PDH, columns)."""
         return self.suggest_curves(load_file(path, q_unit=q_unit))
 
+    def score(self, features: np.ndarray) -> dict[str, np.ndarray]:
+        """Network + scoring for a featurized batch (B, C, G): calibrated ``probs`` (B, K) in
+        ``self.classes`` order, ``outlier_score``, ``outlier``, ``confidence`` and raw ``params``."""
+        out = self.bundle.run(features)
+        probs = scoring.softmax(out["logits"], self.temperature)
+        scores = scoring.mahalanobis_min(out["embedding"], self.ood_means, self.ood_precision)
+        outliers = scores > self.ood_threshold
+        conf = scoring.confidence(scoring.confidence_features(probs, scores, self.ood_threshold, features),
+                                  self.confidence_weights, outliers)
+        return {"probs": probs, "outlier_score": scores, "outlier": outliers, "confidence": conf,
+                "params": out.get("params"), "logits": out["logits"]}
+
     # -- internals --------------------------------------------------------------------------
     def suggest_curves(self, curves: Sequence[Curve]) -> list[Suggestion]:
         """Rank models for validated curves (one ONNX call for the whole batch)."""
@@ -136,16 +149,14 @@ class Suggester:
                     f"{c.name}: the data cover {info.covered_bins} of the classifier's {grid.GRID_SIZE} grid bins "
                     f"(q {c.q[0]:.3g}..{c.q[-1]:.3g} 1/A); at least {grid.MIN_COVERED_BINS} (about half a decade "
                     f"inside {grid.GRID_Q_MIN:g}..{grid.GRID_Q_MAX:g} 1/A) are needed")
-        out = self.bundle.run(feats)
-        probs = scoring.softmax(out["logits"], self.temperature)
-        scores = scoring.mahalanobis_min(out["embedding"], self.ood_means, self.ood_precision)
-        conf = scoring.confidence(probs.max(axis=1), scores, self.ood_threshold)
-        regression = out.get("params")
+        scored = self.score(feats)
+        probs, scores, outliers, conf = scored["probs"], scored["outlier_score"], scored["outlier"], scored["confidence"]
+        regression = scored.get("params")
         results = []
         for n, (c, info, p, s, cf) in enumerate(zip(curves, infos, probs, scores, conf)):
             order = np.argsort(-p)
             ranking = [(self.classes[j], float(p[j])) for j in order]
-            outlier = bool(s > self.ood_threshold)
+            outlier = bool(outliers[n])
             candidates = {}
             if regression is not None:
                 q_ref = float(grid.GRID_Q[info.first_bin])

@@ -26,8 +26,7 @@ os.environ.setdefault("SAS_OPENCL", "none")
 
 import numpy as np
 
-from sasview_automodel import scoring
-from sasview_automodel.bundle import ModelBundle
+from sasview_automodel import Suggester
 from sasview_automodel.catalog import CLASS_NAMES, CLASSES
 from training.data import Sample, load_database, observe_row
 from training.instrument import load_config as load_instruments, smear
@@ -36,16 +35,15 @@ from training.train import load_config
 SNR_BINS = [(1.4, 3), (3, 4), (4, 5), (5, 6), (6, 7.1)]
 
 
-def run_family(bundle: ModelBundle, db, rows: np.ndarray, family: str, seed: int) -> dict:
+def run_family(suggester: Suggester, db, rows: np.ndarray, family: str, seed: int) -> dict:
+    """Observe test rows through ``family`` instruments and score them on the runtime path."""
     rng = np.random.default_rng([seed, zlib.crc32(family.encode())])
     samples = [observe_row(db, int(r), rng, family) for r in rows]
     x = np.stack([s.features for s in samples])
-    out = bundle.run(x)
-    card = bundle.card
-    probs = scoring.softmax(out["logits"], card["temperature"])
-    ood = scoring.mahalanobis_min(out["embedding"], np.array(card["ood"]["means"]), np.array(card["ood"]["precision"]))
-    return dict(samples=samples, probs=probs, labels=np.array([s.label for s in samples]),
-                ident=np.array([s.identifiable for s in samples]), ood=ood,
+    scored = suggester.score(x)
+    return dict(samples=samples, probs=scored["probs"], labels=np.array([s.label for s in samples]),
+                ident=np.array([s.identifiable for s in samples]), ood=scored["outlier_score"],
+                confidence=scored["confidence"], logits=scored["logits"], params=scored["params"], x=x,
                 counts=np.array([s.instrument.counts for s in samples]), rows=rows)
 
 
@@ -234,8 +232,10 @@ def write_report(path: str, results: dict, families: dict, conf: np.ndarray, pai
     return summary
 
 
-def evaluate(cfg: dict, card_path: str, report: str, per_pair: int = 6, log=print, command: str = "") -> dict:
-    bundle = ModelBundle.load(card_path)
+def evaluate(cfg: dict, card_path: str, report: str, per_pair: int = 6, log=print, command: str = "",
+             ood_per_kind: int = 120) -> dict:
+    suggester = Suggester(card_path)
+    bundle = suggester.bundle
     db = load_database(cfg["database"], with_params=True).subset("test")
     inst_cfg = load_instruments()
     heldout = list(inst_cfg["held_out"])
@@ -247,7 +247,7 @@ def evaluate(cfg: dict, card_path: str, report: str, per_pair: int = 6, log=prin
     for fam in ["train-like", *heldout]:
         rows = rng.choice(len(db), size=n, replace=False)
         t0 = time.time()
-        results[fam] = run_family(bundle, db, rows, "train" if fam == "train-like" else fam, cfg["seed"])
+        results[fam] = run_family(suggester, db, rows, "train" if fam == "train-like" else fam, cfg["seed"])
         r = results[fam]
         log(f"{fam:12s} n={n} ident={r['ident'].mean():.2f} top-1 ident {topk(r['probs'][r['ident']], r['labels'][r['ident']], 1):.3f} "
             f"all {topk(r['probs'], r['labels'], 1):.3f} ({time.time() - t0:.0f} s)")
@@ -265,6 +265,16 @@ def evaluate(cfg: dict, card_path: str, report: str, per_pair: int = 6, log=prin
             pairs.append((a, b) if conf[a, b] >= conf[b, a] else (b, a))
     pairs_report = physical_confusions({f: results[f] for f in heldout}, db, pairs[:3], per_pair, cfg["seed"], log) if per_pair else []
     summary = write_report(report, results, families, conf, pairs_report, bundle.card, command, heldout)
+    if ood_per_kind:
+        from training import ood
+        t0 = time.time()
+        lines, ood_metrics = ood.report(suggester, results["train-like"], db.q, ood_per_kind, cfg["seed"],
+                                        os.path.join(os.path.dirname(os.path.abspath(report)), "img"))
+        with open(report, "a") as f:
+            f.write("\n".join(lines) + "\n")
+        summary["ood"] = ood_metrics
+        log(f"outliers: AUROC {ood_metrics['auroc']:.3f} (max softmax {ood_metrics['auroc_maxsoftmax']:.3f}), "
+            f"ECE of confidence {ood_metrics['ece_confidence']:.3f} ({time.time() - t0:.0f} s)")
     card = dict(bundle.card)
     card["metrics"] = {k: {m: (round(v, 4) if isinstance(v, float) else v) for m, v in s.items()} for k, s in summary.items()}
     card["metrics"]["confusion_pairs"] = pairs_report
@@ -281,10 +291,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--card", default=os.path.join("sasview_automodel", "models", "automodel.card.json"))
     ap.add_argument("--report", default=os.path.join("docs", "evaluation.md"))
     ap.add_argument("--per-pair", type=int, default=6, help="curves fitted per confused pair (0 skips the check)")
+    ap.add_argument("--ood-per-kind", type=int, default=120, help="outlier curves per kind (0 skips that section)")
     args = ap.parse_args(argv)
     cfg = load_config(args.config, database=args.database)
     command = "python -m training.evaluate " + " ".join(argv if argv is not None else sys.argv[1:])
-    evaluate(cfg, args.card, args.report, args.per_pair, log=lambda m: print(m, flush=True), command=command)
+    evaluate(cfg, args.card, args.report, args.per_pair, log=lambda m: print(m, flush=True), command=command,
+             ood_per_kind=args.ood_per_kind)
     return 0
 
 

@@ -26,7 +26,8 @@ from sasview_automodel import __version__
 from sasview_automodel.bundle import CARD_FORMAT, ModelBundle
 from sasview_automodel.catalog import CLASS_NAMES, REGRESSION_SLOTS
 from sasview_automodel.grid import CHANNELS, GRID_Q
-from sasview_automodel.scoring import mahalanobis_min
+from sasview_automodel.scoring import (CONFIDENCE_FEATURES, OUTLIER_CONFIDENCE_CAP, confidence_features,
+                                         fit_logistic, mahalanobis_min, softmax)
 from training.data import batch, load_database
 from training.train import build_model, config_hash, load_config
 
@@ -88,6 +89,9 @@ def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
     temperature = fit_temperature(l_va, y_va)
     d_va = mahalanobis_min(e_va, means, precision)
     threshold = float(np.quantile(d_va, OOD_TPR))
+    p_va = softmax(l_va, temperature)
+    conf_x = confidence_features(p_va, d_va, threshold, x_va)
+    conf_w = fit_logistic(conf_x, (p_va.argmax(1) == y_va).astype(float))
     log(f"temperature {temperature:.3f}, outlier threshold {threshold:.1f} (TPR {OOD_TPR} on {len(d_va)} val curves), "
         f"val top-1 {(l_va.argmax(1) == y_va).mean():.3f}")
 
@@ -109,6 +113,9 @@ def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
                        "encoding": "length: log10(value * q_ref), ratio: log10(value), pd: 4 * width; q_ref = "
                                    "grid q of the first covered bin (sasview_automodel.catalog.decode_targets)"},
         "temperature": temperature,
+        "confidence": {"method": "logistic model of P(top-1 correct), fitted on validation curves; "
+                                 f"capped at {OUTLIER_CONFIDENCE_CAP} for outliers (sasview_automodel.scoring)",
+                       "features": list(CONFIDENCE_FEATURES), "weights": [round(float(w), 6) for w in conf_w]},
         "ood": {"method": "min Mahalanobis distance (squared) to class means, shared covariance",
                 "tpr": OOD_TPR, "threshold": threshold,
                 "means": np.round(means, 6).tolist(), "precision": np.round(precision, 6).tolist()},

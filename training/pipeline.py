@@ -25,7 +25,8 @@ def run(config: str, bundle_dir: str | None = None, report: str | None = None, p
     train.train(cfg, resume=True, log=log)
     card = export.export(cfg, bundle_dir, log=log)
     return evaluate.evaluate(cfg, card, report, per_pair=per_pair, log=log,
-                             command=f"python -m training.pipeline --config {config}")
+                             command=f"python -m training.pipeline --config {config}",
+                             ood_per_kind=cfg.get("ood_per_kind", 120))
 
 
 def main(argv: list[str] | None = None) -> int:
