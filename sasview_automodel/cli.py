@@ -17,6 +17,12 @@ def _table(result: dict, top: int) -> str:
     for k, r in enumerate(result["ranking"][:top], 1):
         bar = "#" * int(round(r["probability"] * BAR))
         lines.append(f"  {k}. {r['model']:<22s} {r['probability']:6.1%}  {bar}")
+    if result.get("fit"):
+        lines.append("  after a quick fit:  " + ", ".join(
+            f"{r['model']} {r['weight']:.0%} (chi2 {result['fit']['candidates'][r['model']]['chi2_reduced']:.3g})"
+            for r in result["fit"]["ranking"]))
+    if result.get("parameters"):
+        lines.append("  starting values:    " + ", ".join(f"{k}={v:g}" for k, v in result["parameters"].items()))
     lines.append(f"  confidence {result['confidence']:.0%}" + ("   OUTLIER: " + result["reason"] if result["outlier"] else ""))
     for w in result["warnings"]:
         lines.append(f"  note: {w}")
@@ -34,7 +40,7 @@ def cmd_suggest(args) -> int:
     results, failed = [], 0
     for path in args.files:
         try:
-            for s in suggester.suggest_file(path, q_unit=args.q_unit):
+            for s in suggester.suggest_file(path, q_unit=args.q_unit, fit=args.fit):
                 results.append(s.to_dict(top=args.top if args.top else None))
                 if args.sasview_paste:
                     results[-1]["sasview_paste"] = s.sasview_paste()
@@ -120,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--q-unit", choices=["A", "nm"], default=None,
                    help="unit of q in files that do not state it (default 1/A)")
     s.add_argument("--model", help="model card of another bundle")
+    s.add_argument("--fit", action=argparse.BooleanOptionalAction, default=False,
+                   help="quick-fit the top 3 candidates with sasmodels and re-rank (default: --no-fit)")
     s.add_argument("--sasview-paste", action="store_true",
                    help="print, per dataset, the text for Edit > Paste in a SasView fit page (best model)")
     s.set_defaults(func=cmd_suggest)

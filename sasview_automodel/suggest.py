@@ -29,6 +29,8 @@ class Suggestion:
     parameters: dict = field(default_factory=dict)   # starting values of the best model (sasmodels names)
     warnings: list[str] = field(default_factory=list)
     candidate_parameters: dict = field(default_factory=dict)  # {model: {param: value}} for the top candidates
+    fits: dict = field(default_factory=dict)         # {model: FitResult} when a quick fit ran
+    fit_ranking: list = field(default_factory=list)  # [(model, weight)] combining classifier and fit
     name: str = "curve"
     source: str | None = None
     entry: int = 0
@@ -36,7 +38,8 @@ class Suggestion:
 
     @property
     def best(self) -> str:
-        return self.ranking[0][0]
+        """The suggested model: the fit ranking's first when a quick fit ran, else the classifier's."""
+        return self.fit_ranking[0][0] if self.fit_ranking else self.ranking[0][0]
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         return self.ranking[:k]
@@ -74,6 +77,8 @@ class Suggestion:
             "reason": self.reason,
             "parameters": dict(self.parameters),
             "candidate_parameters": {m: dict(v) for m, v in self.candidate_parameters.items()},
+            "fit": ({"ranking": [{"model": m, "weight": round(w, 6)} for m, w in self.fit_ranking],
+                     "candidates": {m: f.to_dict() for m, f in self.fits.items()}} if self.fits else None),
             "warnings": list(self.warnings),
         }
 
@@ -100,10 +105,13 @@ class Suggester:
 
     # -- public API -------------------------------------------------------------------------
     def suggest(self, q, intensity, sigma=None, dq=None, *, slit_length: float | None = None,
-                q_unit: str = "A", name: str = "curve") -> Suggestion:
-        """Rank the catalog models for one curve (q in 1/A unless ``q_unit="nm"``)."""
+                q_unit: str = "A", name: str = "curve", fit: bool = False) -> Suggestion:
+        """Rank the catalog models for one curve (q in 1/A unless ``q_unit="nm"``).
+
+        ``fit=True`` refines the top candidates with a quick resolution-aware sasmodels fit
+        (sasview_automodel.fit) and re-ranks them with the fit evidence."""
         curve = make_curve(q, intensity, sigma, dq, slit_length, q_unit=q_unit, name=name)
-        return self.suggest_curves([curve])[0]
+        return self.suggest_curves([curve], fit=fit)[0]
 
     def suggest_batch(self, curves: Iterable) -> list[Suggestion]:
         """Rank models for many curves in one pass; each item is a :class:`Curve`, a tuple
@@ -121,9 +129,9 @@ class Suggester:
                 prepared.append(make_curve(q, i, *(rest[:2]), name=f"curve{k}"))
         return self.suggest_curves(prepared)
 
-    def suggest_file(self, path: str, q_unit: str | None = None) -> list[Suggestion]:
+    def suggest_file(self, path: str, q_unit: str | None = None, fit: bool = False) -> list[Suggestion]:
         """Rank models for every 1D dataset in a file (canSAS XML, NXcanSAS, ABS, PDH, columns)."""
-        return self.suggest_curves(load_file(path, q_unit=q_unit))
+        return self.suggest_curves(load_file(path, q_unit=q_unit), fit=fit)
 
     def score(self, features: np.ndarray) -> dict[str, np.ndarray]:
         """Network + scoring for a featurized batch (B, C, G): calibrated ``probs`` (B, K) in
@@ -138,8 +146,10 @@ class Suggester:
                 "params": out.get("params"), "logits": out["logits"]}
 
     # -- internals --------------------------------------------------------------------------
-    def suggest_curves(self, curves: Sequence[Curve]) -> list[Suggestion]:
-        """Rank models for validated curves (one ONNX call for the whole batch)."""
+    def suggest_curves(self, curves: Sequence[Curve], fit: bool = False, fit_top: int = 3,
+                       fit_budget: float = 0.3) -> list[Suggestion]:
+        """Rank models for validated curves (one ONNX call for the whole batch); with ``fit``,
+        quick-fit the ``fit_top`` candidates of each curve, ``fit_budget`` seconds each at most."""
         if not curves:
             return []
         feats, infos = grid.featurize_many(c.as_tuple() for c in curves)
@@ -172,7 +182,27 @@ class Suggester:
                 outlier_threshold=self.ood_threshold, parameters=dict(candidates.get(ranking[0][0], {})),
                 candidate_parameters=candidates, warnings=warnings, name=c.name, source=c.source, entry=c.entry,
                 reason=reason))
+            if fit and candidates:
+                self._fit(results[-1], c, fit_top, fit_budget)
         return results
+
+    @staticmethod
+    def _fit(s: Suggestion, curve: Curve, top: int, budget: float) -> None:
+        from .fit import combine, quick_fit
+
+        for model, _ in s.ranking[:top]:
+            start = s.candidate_parameters.get(model)
+            if start:
+                s.fits[model] = quick_fit(curve, model, start, time_budget=budget)
+        s.fit_ranking = combine(s.ranking, s.fits)
+        if s.fit_ranking:
+            best = s.fit_ranking[0][0]
+            s.parameters = {k: float(f"{v:.5g}") for k, v in s.fits[best].parameters.items()}
+            for model, f in s.fits.items():
+                s.candidate_parameters[model] = {k: float(f"{v:.5g}") for k, v in f.parameters.items()}
+            s.warnings = [w for w in s.warnings if w != PARAMETERS_UNCHECKED]
+            s.warnings.append(f"parameters refined by a quick fit of {len(s.fits)} candidates "
+                              f"(best reduced chi-square {s.fits[best].chi2_reduced:.3g} for {best})")
 
 
 def _grid_warnings(info: grid.GridInfo) -> list[str]:

@@ -233,7 +233,7 @@ def write_report(path: str, results: dict, families: dict, conf: np.ndarray, pai
 
 
 def evaluate(cfg: dict, card_path: str, report: str, per_pair: int = 6, log=print, command: str = "",
-             ood_per_kind: int = 120) -> dict:
+             ood_per_kind: int = 120, param_curves: int = 300) -> dict:
     suggester = Suggester(card_path)
     bundle = suggester.bundle
     db = load_database(cfg["database"], with_params=True).subset("test")
@@ -275,6 +275,12 @@ def evaluate(cfg: dict, card_path: str, report: str, per_pair: int = 6, log=prin
         summary["ood"] = ood_metrics
         log(f"outliers: AUROC {ood_metrics['auroc']:.3f} (max softmax {ood_metrics['auroc_maxsoftmax']:.3f}), "
             f"ECE of confidence {ood_metrics['ece_confidence']:.3f} ({time.time() - t0:.0f} s)")
+    if param_curves:
+        from training import params_eval
+        lines, param_metrics = params_eval.run(suggester, db, param_curves, cfg["seed"], log=log)
+        with open(report, "a") as f:
+            f.write("\n".join(lines) + "\n")
+        summary["parameters"] = param_metrics
     card = dict(bundle.card)
     card["metrics"] = {k: {m: (round(v, 4) if isinstance(v, float) else v) for m, v in s.items()} for k, s in summary.items()}
     card["metrics"]["confusion_pairs"] = pairs_report
@@ -292,11 +298,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report", default=os.path.join("docs", "evaluation.md"))
     ap.add_argument("--per-pair", type=int, default=6, help="curves fitted per confused pair (0 skips the check)")
     ap.add_argument("--ood-per-kind", type=int, default=120, help="outlier curves per kind (0 skips that section)")
+    ap.add_argument("--param-curves", type=int, default=300, help="curves for the parameter accuracy (0 skips it)")
     args = ap.parse_args(argv)
     cfg = load_config(args.config, database=args.database)
     command = "python -m training.evaluate " + " ".join(argv if argv is not None else sys.argv[1:])
     evaluate(cfg, args.card, args.report, args.per_pair, log=lambda m: print(m, flush=True), command=command,
-             ood_per_kind=args.ood_per_kind)
+             ood_per_kind=args.ood_per_kind, param_curves=args.param_curves)
     return 0
 
 

@@ -26,7 +26,7 @@ def run(config: str, bundle_dir: str | None = None, report: str | None = None, p
     card = export.export(cfg, bundle_dir, log=log)
     return evaluate.evaluate(cfg, card, report, per_pair=per_pair, log=log,
                              command=f"python -m training.pipeline --config {config}",
-                             ood_per_kind=cfg.get("ood_per_kind", 120))
+                             ood_per_kind=cfg.get("ood_per_kind", 120), param_curves=cfg.get("param_curves", 300))
 
 
 def main(argv: list[str] | None = None) -> int:

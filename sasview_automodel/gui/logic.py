@@ -83,5 +83,6 @@ class SuggesterCache:
                 self._suggester = Suggester(self.card_path, threads=1)
             return self._suggester
 
-    def suggest(self, curve: Curve):
-        return self.get().suggest_curves([curve])[0]
+    def suggest(self, curve: Curve, fit: bool = True):
+        """Classify, then quick-fit the top candidates (on by default in the GUI)."""
+        return self.get().suggest_curves([curve], fit=fit)[0]
