@@ -23,6 +23,5 @@ setup(
     classifiers=[
         "Programming Language :: Python :: 3",
         "Topic :: Scientific/Engineering :: Physics",
-        "License :: OSI Approved :: BSD License",
     ],
 )
