@@ -292,14 +292,25 @@ def _looks_binary(path: str) -> bool:
     return b"\x00" in head and not head.startswith(b"\x89HDF")
 
 
+def _binary_message(path: str) -> str:
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return f"{path}: text in UTF-16, which the loaders do not read: save it as UTF-8 or ASCII text"
+    if head[:2] == b"\x1f\x8b" or head[:4] == b"PK\x03\x04":
+        return f"{path}: a compressed archive (gzip/zip): unpack it and give the data file inside"
+    return f"{path}: binary content that none of the SAS loaders recognise: save the curve as {SUPPORTED}"
+
+
 def _failed_read_message(path: str, data) -> str:
     """What sasdata's readers said about a file none of them could read."""
     reasons = [str(e) for e in (getattr(data, "errors", None) or []) if str(e)]
     if _looks_binary(path):
-        return (f"{path}: binary content that none of the SAS loaders recognise: save the curve as {SUPPORTED}")
+        return _binary_message(path)
     if any("Fewer than five" in r for r in reasons) and not path.lower().endswith((".xml", ".h5", ".hdf5", ".nxs")):
         return (f"{path}: fewer than 5 rows of numbers were found: a text file needs columns q I [dI [dq]], one "
-                f"row per point, and at least {MIN_POINTS} points are needed to classify a curve")
+                "row per point, numbers with a decimal point (not a comma), separated by spaces, tabs or commas; "
+                f"at least {MIN_POINTS} points are needed to classify a curve")
     said = "; ".join(dict.fromkeys(r[:160] for r in reasons))[:480]
     return (f"{path}: not a readable SAS data file" + (f" (the loaders said: {said})" if said else "")
             + f". Supported: {SUPPORTED}")
@@ -327,8 +338,7 @@ def load_file(path: str, q_unit: str | None = None) -> list[Curve]:
     except Exception as exc:  # sasdata raises many types for unreadable files  # noqa: BLE001
         msg = str(exc).splitlines()[0][:200] if str(exc) else ""
         if _looks_binary(path):
-            raise FileFormatError(f"{path}: binary content that none of the SAS loaders recognise: save the curve "
-                                  f"as {SUPPORTED}") from None
+            raise FileFormatError(_binary_message(path)) from None
         raise FileFormatError(f"{path}: not a readable SAS data file ({type(exc).__name__}: {msg}). "
                               f"Supported: {SUPPORTED}") from None
     datasets = list(datasets or [])
@@ -396,8 +406,8 @@ def curve_from_data(data, name: str | None = None, source: str | None = None, en
     if stated:
         unit, origin = stated, "file"
         if given and given != stated:
-            notes.append(f"the data state their q unit (1/{stated}, converted to 1/A on loading), so q_unit="
-                         f"'{given}' was not applied; if that unit is wrong, correct it in the file")
+            notes.append(f"the file states its q unit (converted to 1/A on loading), so q_unit='{given}' was not "
+                         "applied; if the unit written in the file is wrong, correct it there")
     else:
         unit, origin = given or "A", "given" if given else "assumed"
         if raw and raw.strip() not in ("", "None"):
