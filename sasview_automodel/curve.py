@@ -213,8 +213,8 @@ def make_curve(q, intensity, sigma=None, dq=None, slit_length: float | None = No
         distinct = q.size - n_dup
         if n_dup >= distinct or distinct < MIN_POINTS:
             raise InputError(f"{name}: {n_dup} of {q.size} points have a duplicate q value ({distinct} "
-                             "distinct q): the data seem listed twice or q is written with too few digits; "
-                             "remove the repeated points or export q with more digits")
+                             "distinct q): the data seem listed twice, q is written with too few digits, or the "
+                             "first column is not q; remove the repeated points or export q with more digits")
         warnings.append(f"{n_dup} points have a duplicate q value (overlapping ranges?); the classifier "
                         "averages them")
 
