@@ -1,8 +1,21 @@
 """A validated 1D curve, from arrays or from any file SasView's loaders (sasdata) read.
 
-Units: q is in 1/A inside the package. Files that state their q unit are converted by
-sasdata; plain column files carry no unit and are read as 1/A unless ``q_unit="nm"`` is given.
-A curve whose q range looks implausible for its stated unit gets a warning saying what to do.
+Every problem with the input ends in an :class:`~sasview_automodel.errors.InputError` or
+:class:`~sasview_automodel.errors.FileFormatError` whose message says what is wrong and what to
+do; small, common defects (a few NaN rows, a few non-positive intensities after background
+subtraction, unsorted q) are repaired and reported in ``Curve.warnings`` with a count.
+docs/errors.md lists every message.
+
+Units: q is in 1/A inside the package.
+
+* A file that states its q unit (canSAS XML, NXcanSAS, NIST ABS) is converted to 1/A by sasdata;
+  that unit wins. Plain column files (text, CSV, PDH read as columns) state none: they are read
+  in ``q_unit`` (default 1/A). ``q_unit`` never re-scales a file that states its unit (sasdata
+  already converted it); a note says so when the two disagree.
+* Plausibility rule (:func:`unit_warning`), warnings only, never a refusal:
+  labelled 1/A but q starts at or above 0.02 1/A AND ends at or above 2 1/A -> probably 1/nm;
+  labelled 1/nm (q_unit="nm") but q ends below 0.05 1/A (0.5 1/nm) -> probably 1/A.
+  No window inside 3e-4..1.5 1/A labelled 1/A ever triggers it.
 """
 from __future__ import annotations
 
@@ -15,11 +28,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import FileFormatError, InputError
-from .grid import GRID_Q_MAX, GRID_Q_MIN
+from .grid import GRID_EDGES, GRID_Q_MAX, GRID_Q_MIN, GRID_SIZE, MIN_COVERED_BINS
 
-MIN_POINTS = 10
-MAX_DROPPED_FRACTION = 0.5
-Q_UNITS = {"A": 1.0, "1/A": 1.0, "nm": 0.1, "1/nm": 0.1}
+MIN_POINTS = 10                # usable points needed to classify a curve
+MAX_DROPPED_FRACTION = 0.5     # more NaN / q<=0 / I<=0 points than this refuses the curve
+MAX_FILE_BYTES = 1 << 30       # a 1D curve file is never this large (1e6 points as text is ~40 MB)
+Q_UNITS = {"A": 1.0, "nm": 0.1}  # factor to 1/A
+# Plausibility rule (documented in docs/errors.md), in 1/A
+NM_AS_A_QMIN, NM_AS_A_QMAX = 0.02, 2.0   # labelled 1/A, probably 1/nm when q_min >= 0.02 and q_max >= 2
+A_AS_NM_QMAX = 0.05                      # labelled 1/nm, probably 1/A when q_max < 0.05 (0.5 1/nm)
+_UNSTATED_LOADERS = ("ASCII", "CSV")     # sasdata readers that assume 1/A instead of reading a unit
+SUPPORTED = ("canSAS XML (.xml), NXcanSAS HDF5 (.h5), NIST ABS, Anton Paar PDH, or text/CSV columns "
+             "q I [dI [dq]]")
 
 
 @dataclass
@@ -40,84 +60,193 @@ class Curve:
         return self.q, self.intensity, self.sigma, self.dq, self.slit_length
 
 
+def normalize_q_unit(unit) -> str | None:
+    """'A' or 'nm' for the usual spellings of 1/A and 1/nm ('1/A', 'A^-1', 'Å⁻¹', 'nm^{-1}', ...);
+    None for an empty unit; raises InputError for anything else."""
+    if unit is None:
+        return None
+    if not isinstance(unit, str):
+        raise InputError(f"q unit must be a string such as 'A' or 'nm', not {type(unit).__name__}")
+    u = unit.strip().lower()
+    for old, new in (("å", "a"), ("angstroms", "a"), ("angstrom", "a"), ("ang", "a"), ("⁻¹", "-1"),
+                     (" ", ""), ("{", ""), ("}", ""), ("^", ""), ("**", ""), ("(", ""), (")", "")):
+        u = u.replace(old, new)
+    if not u:
+        return None
+    if u in ("a", "1/a", "a-1", "inva"):
+        return "A"
+    if u in ("nm", "1/nm", "nm-1", "invnm"):
+        return "nm"
+    raise InputError(f"unknown q unit {unit!r}: use 'A' (1/A) or 'nm' (1/nm)")
+
+
+def _vector(a, what: str) -> np.ndarray:
+    """A float64 1D array, or InputError saying why not."""
+    try:
+        arr = np.asarray(a, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InputError(f"{what} must be a 1D array of numbers ({type(exc).__name__}: {exc})") from None
+    if arr.ndim > 1 and sum(n > 1 for n in arr.shape) > 1:
+        raise InputError(f"{what} must be a 1D array, got shape {arr.shape}: pass one column "
+                         "(e.g. data[:, 0] for q, data[:, 1] for I)")
+    return arr.ravel()
+
+
 def _optional(a, n: int, what: str) -> np.ndarray | None:
     if a is None:
         return None
-    a = np.asarray(a, dtype=np.float64).ravel()
+    a = _vector(a, what)
     if a.size != n:
         raise InputError(f"{what} has {a.size} values but q has {n}: give one {what} per q point or none")
-    if not np.all(np.isfinite(a)) or not np.any(a > 0):
-        return None  # unusable uncertainty column: treated as absent
     return a
 
 
-def make_curve(q, intensity, sigma=None, dq=None, slit_length: float | None = None, q_unit: str = "A",
-               name: str = "curve", source: str | None = None, entry: int = 0) -> Curve:
-    """Validate arrays into a :class:`Curve` (q converted to 1/A); raises :class:`InputError`."""
-    if q_unit not in Q_UNITS:
-        raise InputError(f"unknown q unit {q_unit!r}: use 'A' (1/A) or 'nm' (1/nm)")
-    try:
-        q = np.asarray(q, dtype=np.float64).ravel() * Q_UNITS[q_unit]
-        intensity = np.asarray(intensity, dtype=np.float64).ravel()
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"q and intensity must be numeric arrays ({exc})") from None
+def grid_coverage(q: np.ndarray) -> tuple[int, float, float]:
+    """(classifier grid bins spanned, first q, last q inside the grid) for positive finite q.
+
+    The same binning as ``grid.featurize`` (bins are log-spaced; edges ``grid.GRID_EDGES``)."""
+    idx = np.searchsorted(GRID_EDGES, np.log10(q), side="right") - 1
+    inside = (idx >= 0) & (idx < GRID_SIZE)
+    if not inside.any():
+        return 0, float("nan"), float("nan")
+    return int(idx[inside].max() - idx[inside].min() + 1), float(q[inside].min()), float(q[inside].max())
+
+
+def unit_warning(q_min: float, q_max: float, unit: str, origin: str) -> str | None:
+    """The q-unit plausibility rule (see the module docstring); q in 1/A after conversion.
+
+    ``origin`` is how the unit was decided: "given" (q_unit argument), "file" (stated in the
+    file) or "assumed" (the file states none, read as 1/A)."""
+    if unit == "A" and q_min >= NM_AS_A_QMIN and q_max >= NM_AS_A_QMAX:
+        why = {"file": "although the file states 1/A",
+               "assumed": "read as 1/A because the file states no unit",
+               "given": "taken as 1/A"}[origin]
+        todo = ("if the unit written in the file is wrong, correct it in the file" if origin == "file"
+                else "if q is in 1/nm, use q_unit='nm' (CLI: --q-unit nm)")
+        return (f"q runs from {q_min:.3g} to {q_max:.3g} 1/A ({why}): that looks like 1/nm, since SAS curves in "
+                f"1/A rarely start above {NM_AS_A_QMIN:g} and reach {NM_AS_A_QMAX:g} 1/A; {todo}, otherwise "
+                "ignore this note")
+    if unit == "nm" and q_max < A_AS_NM_QMAX:
+        return (f"q ends at {q_max * 10:.3g} 1/nm ({q_max:.3g} 1/A), unusually low for data in 1/nm: if q is in "
+                "1/A, use q_unit='A' (CLI: --q-unit A, the default), otherwise ignore this note")
+    return None
+
+
+def make_curve(q, intensity, sigma=None, dq=None, slit_length: float | None = None, q_unit: str | None = "A",
+               name: str = "curve", source: str | None = None, entry: int = 0,
+               unit_origin: str = "given") -> Curve:
+    """Validate arrays into a :class:`Curve` (q converted to 1/A); raises :class:`InputError`.
+
+    Repaired with a counted warning: a few NaN/inf rows, a few q <= 0 or I <= 0 points (dropped),
+    unsorted q (sorted), a few repeated q values (kept: the classifier averages them per bin),
+    non-finite sigma values (those points use the median relative error).
+    """
+    unit = normalize_q_unit(q_unit) or "A"
+    factor = Q_UNITS[unit]
+    name = str(name)
+    q = _vector(q, "q") * factor
+    intensity = _vector(intensity, "intensity")
     if q.size != intensity.size:
-        raise InputError(f"q has {q.size} values but intensity has {intensity.size}: they must pair up")
+        raise InputError(f"{name}: q has {q.size} values but intensity has {intensity.size}: they must pair up")
     n = q.size
     sigma = _optional(sigma, n, "sigma")
     dq = _optional(dq, n, "dq")
     if dq is not None:
-        dq = dq * Q_UNITS[q_unit]
+        dq = dq * factor
     if slit_length is not None:
-        slit_length = float(slit_length) * Q_UNITS[q_unit]
+        try:
+            slit_length = float(np.asarray(slit_length, dtype=np.float64).ravel()[0]) * factor
+        except (TypeError, ValueError, IndexError) as exc:
+            raise InputError(f"{name}: slit_length must be one number in the unit of q ({exc})") from None
         if not np.isfinite(slit_length) or slit_length <= 0:
             slit_length = None
-    warnings: list[str] = []
+    if n == 0:
+        raise InputError(f"{name}: no data points: at least {MIN_POINTS} (q, I) pairs are needed")
     if n < MIN_POINTS:
-        raise InputError(f"{name}: only {n} points; at least {MIN_POINTS} are needed to classify a curve")
+        raise InputError(f"{name}: only {n} points; at least {MIN_POINTS} are needed to classify a curve "
+                         "(measure or export the full curve)")
 
-    bad = ~(np.isfinite(q) & np.isfinite(intensity))
-    if bad.any():
-        if bad.mean() > MAX_DROPPED_FRACTION:
-            raise InputError(f"{name}: {bad.sum()} of {n} points are NaN or infinite: check the file's columns")
-        warnings.append(f"{bad.sum()} points with NaN or infinite values were ignored")
-    nonpos_q = np.isfinite(q) & (q <= 0)
-    if nonpos_q.any():
-        if nonpos_q.mean() > MAX_DROPPED_FRACTION:
-            raise InputError(f"{name}: {nonpos_q.sum()} of {n} q values are zero or negative: q must be positive")
-        warnings.append(f"{nonpos_q.sum()} points with q <= 0 were ignored")
-    keep = ~bad & ~nonpos_q
-    nonpos_i = keep & (intensity <= 0)
-    if nonpos_i.sum() > MAX_DROPPED_FRACTION * keep.sum():
-        raise InputError(f"{name}: {nonpos_i.sum()} of {keep.sum()} intensities are zero or negative; a scattering "
-                         "curve must be mostly positive (check the background subtraction or the column order)")
-    if nonpos_i.any():
-        warnings.append(f"{nonpos_i.sum()} points with zero or negative intensity (background subtraction) were ignored")
-    keep &= ~nonpos_i
+    warnings: list[str] = []
+    with np.errstate(invalid="ignore", over="ignore"):
+        bad = ~(np.isfinite(q) & np.isfinite(intensity))
+        if bad.any():
+            if bad.sum() > MAX_DROPPED_FRACTION * n:
+                raise InputError(f"{name}: {bad.sum()} of {n} points have a NaN or infinite q or intensity: check "
+                                 "that the file's columns are q, I (and dI, dq) and that the reduction succeeded")
+            warnings.append(f"{bad.sum()} of {n} points with a NaN or infinite q or intensity were ignored")
+        nonpos_q = ~bad & (q <= 0)
+        if nonpos_q.any():
+            if nonpos_q.sum() > MAX_DROPPED_FRACTION * n:
+                raise InputError(f"{name}: {nonpos_q.sum()} of {n} q values are zero or negative; q must be the "
+                                 "positive scattering vector magnitude: check that the first column is q (not an "
+                                 "index, a detector position or 2-theta)")
+            warnings.append(f"{nonpos_q.sum()} of {n} points with q <= 0 were ignored")
+        keep = ~bad & ~nonpos_q
+        n_keep = int(keep.sum())
+        nonpos_i = keep & (intensity <= 0)
+        n_nonpos = int(nonpos_i.sum())
+        if n_nonpos and np.all(intensity[keep] == 0):
+            raise InputError(f"{name}: all {n_keep} intensities are 0: the file may hold only one column, or the "
+                             "intensity column is empty; give columns q I [dI [dq]]")
+        if n_nonpos > MAX_DROPPED_FRACTION * n_keep:
+            raise InputError(f"{name}: {n_nonpos} of {n_keep} intensities are zero or negative; a scattering curve "
+                             "must be mostly positive: check the background subtraction (too much subtracted?) "
+                             "and the column order (q, I, dI)")
+        if n_nonpos:
+            warnings.append(f"{n_nonpos} of {n_keep} points with zero or negative intensity (usually from "
+                            "background subtraction) were ignored")
+        keep &= ~nonpos_i
 
     q, intensity = q[keep], intensity[keep]
     sigma = sigma[keep] if sigma is not None else None
     dq = dq[keep] if dq is not None else None
     if q.size < MIN_POINTS:
-        raise InputError(f"{name}: only {q.size} usable points remain; at least {MIN_POINTS} are needed")
+        raise InputError(f"{name}: only {q.size} usable points remain of {n}; at least {MIN_POINTS} are needed")
     if np.any(np.diff(q) < 0):
         order = np.argsort(q, kind="stable")
         q, intensity = q[order], intensity[order]
         sigma = sigma[order] if sigma is not None else None
         dq = dq[order] if dq is not None else None
         warnings.append("q was not in ascending order; the points were sorted")
-    if np.any(np.diff(q) == 0):
-        raise InputError(f"{name}: {int(np.sum(np.diff(q) == 0))} duplicate q values: merge or remove repeated "
-                         "points (e.g. overlapping detector ranges) before classifying")
+    n_dup = int(np.count_nonzero(np.diff(q) == 0))
+    if n_dup:
+        distinct = q.size - n_dup
+        if n_dup >= distinct or distinct < MIN_POINTS:
+            raise InputError(f"{name}: {n_dup} of {q.size} points have a duplicate q value ({distinct} "
+                             "distinct q): the data seem listed twice, q is written with too few digits, or the "
+                             "first column is not q; remove the repeated points or export q with more digits")
+        warnings.append(f"{n_dup} points have a duplicate q value (overlapping ranges?); the classifier "
+                        "averages them")
 
-    if q[-1] < GRID_Q_MIN or q[0] > GRID_Q_MAX:
+    if sigma is not None:
+        ok = np.isfinite(sigma)
+        if not np.any(ok & (sigma > 0)):
+            sigma = None  # reported by the grid warnings ("no usable uncertainties")
+        elif not ok.all():
+            warnings.append(f"{int((~ok).sum())} uncertainties (dI) were NaN or infinite; those points use the "
+                            "median relative error")
+            sigma = np.where(ok, sigma, 0.0)
+    if dq is not None and not np.any(np.isfinite(dq) & (dq > 0)):
+        dq = None
+
+    bins, first, last = grid_coverage(q)
+    hint = ("if q is in 1/A, use q_unit='A' (CLI: --q-unit A)" if unit == "nm"
+            else "if q is in 1/nm, use q_unit='nm' (CLI: --q-unit nm)")
+    if bins == 0:
         raise InputError(f"{name}: q spans {q[0]:.3g}..{q[-1]:.3g} 1/A, outside the classifier's range "
-                         f"{GRID_Q_MIN:g}..{GRID_Q_MAX:g} 1/A; if q is in 1/nm, use q_unit='nm' (--q-unit nm)")
-    if q_unit in ("A", "1/A") and q[-1] > 3.0:
-        warnings.append(f"q reaches {q[-1]:.3g} 1/A, unusual for SAS: if the file is in 1/nm, use --q-unit nm")
-    if q_unit in ("nm", "1/nm") and q[-1] < 0.01:
-        warnings.append(f"q ends at {q[-1]:.3g} 1/A after converting from 1/nm, unusually low: if the file is "
-                        "in 1/A, use --q-unit A")
+                         f"{GRID_Q_MIN:g}..{GRID_Q_MAX:g} 1/A; {hint}")
+    if bins < MIN_COVERED_BINS:
+        decades = np.log10(last / first) if last > first else 0.0
+        raise InputError(f"{name}: only {bins} of the classifier's {GRID_SIZE} grid bins hold data (q {first:.3g}.."
+                         f"{last:.3g} 1/A inside its range {GRID_Q_MIN:g}..{GRID_Q_MAX:g} 1/A, {decades:.2f} decades); "
+                         f"at least {MIN_COVERED_BINS} (about half a decade) are needed to tell the shapes apart: "
+                         f"give a wider q range (merge detector distances); {hint}")
+    if np.all(intensity == intensity[0]):
+        raise InputError(f"{name}: all {intensity.size} intensities are equal ({intensity[0]:.6g}): this is not a "
+                         "scattering curve; check the column order (q, I, dI)")
+    note = unit_warning(float(q[0]), float(q[-1]), unit, unit_origin)
+    if note:
+        warnings.append(note)
     return Curve(q, intensity, sigma, dq, slit_length, name, source, entry, warnings)
 
 
@@ -134,54 +263,167 @@ def _quiet():
             logger.setLevel(level)
 
 
+def _check_path(path: str) -> None:
+    if not isinstance(path, (str, os.PathLike)):
+        raise FileFormatError(f"a file path is needed, not {type(path).__name__}")
+    if not os.path.exists(path):
+        raise FileFormatError(f"{path}: no such file: check the path")
+    if os.path.isdir(path):
+        raise FileFormatError(f"{path} is a folder: give a data file (the CLI's 'batch' command takes folders)")
+    size = os.path.getsize(path)
+    if size == 0:
+        raise FileFormatError(f"{path} is empty (0 bytes): nothing to classify; export the curve again")
+    if size > MAX_FILE_BYTES:
+        raise FileFormatError(f"{path} is {size / 2**30:.1f} GiB, larger than any 1D curve file "
+                              f"({MAX_FILE_BYTES / 2**30:.0f} GiB at most): is it 2D or raw detector data? Reduce "
+                              "it to I(q) first")
+    try:
+        with open(path, "rb") as f:  # read-only, and closed at once
+            head = f.read(4096)
+    except OSError as exc:
+        raise FileFormatError(f"{path} cannot be read ({exc.strerror or exc}): check its permissions") from None
+    if not head.strip():
+        raise FileFormatError(f"{path} holds only blank space: nothing to classify; export the curve again")
+
+
+def _looks_binary(path: str) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    return b"\x00" in head and not head.startswith(b"\x89HDF")
+
+
+def _binary_message(path: str) -> str:
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return f"{path}: text in UTF-16, which the loaders do not read: save it as UTF-8 or ASCII text"
+    if head[:2] == b"\x1f\x8b" or head[:4] == b"PK\x03\x04":
+        return f"{path}: a compressed archive (gzip/zip): unpack it and give the data file inside"
+    return f"{path}: binary content that none of the SAS loaders recognise: save the curve as {SUPPORTED}"
+
+
+def _failed_read_message(path: str, data) -> str:
+    """What sasdata's readers said about a file none of them could read."""
+    reasons = [str(e) for e in (getattr(data, "errors", None) or []) if str(e)]
+    if _looks_binary(path):
+        return _binary_message(path)
+    if any("Fewer than five" in r for r in reasons) and not path.lower().endswith((".xml", ".h5", ".hdf5", ".nxs")):
+        return (f"{path}: fewer than 5 rows of numbers were found: a text file needs columns q I [dI [dq]], one "
+                "row per point, numbers with a decimal point (not a comma), separated by spaces, tabs or commas; "
+                f"at least {MIN_POINTS} points are needed to classify a curve")
+    said = "; ".join(dict.fromkeys(r[:160] for r in reasons))[:480]
+    return (f"{path}: not a readable SAS data file" + (f" (the loaders said: {said})" if said else "")
+            + f". Supported: {SUPPORTED}")
+
+
+def _is_2d(data) -> bool:
+    return hasattr(data, "qx_data") or getattr(data, "x", None) is None and getattr(data, "data", None) is not None
+
+
 def load_file(path: str, q_unit: str | None = None) -> list[Curve]:
     """Every 1D dataset in ``path`` as a :class:`Curve`. Files are only read, never written.
 
-    ``q_unit`` overrides the unit of files that do not state one ("A" or "nm").
+    ``q_unit`` ("A" or "nm") is the unit of files that do not state one (plain columns); files
+    that state their unit are converted to 1/A by sasdata and keep it. 2D datasets in a file
+    that also holds 1D ones are skipped with a warning.
     """
-    if not os.path.exists(path):
-        raise FileFormatError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise FileFormatError(f"{path} is a folder: give a data file")
-    if os.path.getsize(path) == 0:
-        raise FileFormatError(f"{path} is empty: nothing to classify")
+    unit = normalize_q_unit(q_unit)
+    _check_path(path)
+    path = os.fspath(path)
     from sasdata.dataloader.loader import Loader
 
     try:
-        with _quiet():
+        with _quiet(), np.errstate(all="ignore"):
             datasets = Loader().load(path)
-    except Exception as exc:  # sasdata raises many types for unreadable files
-        raise FileFormatError(f"{path}: not a readable SAS data file ({type(exc).__name__}: {exc}). "
-                              "Supported: canSAS XML, NXcanSAS HDF5, ABS, PDH, CSV/TXT columns q I [dI [dq]]") from None
+    except Exception as exc:  # sasdata raises many types for unreadable files  # noqa: BLE001
+        msg = str(exc).splitlines()[0][:200] if str(exc) else ""
+        if _looks_binary(path):
+            raise FileFormatError(_binary_message(path)) from None
+        raise FileFormatError(f"{path}: not a readable SAS data file ({type(exc).__name__}: {msg}). "
+                              f"Supported: {SUPPORTED}") from None
+    datasets = list(datasets or [])
     if not datasets:
-        raise FileFormatError(f"{path}: the loaders found no data in this file")
+        raise FileFormatError(f"{path}: the loaders found no data in this file. Supported: {SUPPORTED}")
+    # sasdata returns one Data1D with x = array(None) when every reader failed
+    ok = [d for d in datasets if _is_2d(d) or np.asarray(getattr(d, "x", None), dtype=object).ndim == 1]
+    if not ok:
+        raise FileFormatError(_failed_read_message(path, datasets[0]))
+    ok_ids = {id(d) for d in ok}
+    one_d = [(k, d) for k, d in enumerate(datasets) if id(d) in ok_ids and not _is_2d(d)]
+    if not one_d:
+        raise InputError(f"{path} holds 2D data only ({len(ok)} dataset(s)); the classifier needs a 1D curve I(q): "
+                         "reduce it first (e.g. SasView's Data Operations or a circular average)")
+    empty = [k for k, d in one_d if np.size(getattr(d, "x", None)) == 0]
+    if len(empty) == len(one_d):
+        raise FileFormatError(f"{path}: no numeric data rows were read (the loaders skip rows holding NaN, inf or "
+                              f"text): give columns q I [dI [dq]] with at least {MIN_POINTS} rows of numbers")
+    one_d = [(k, d) for k, d in one_d if k not in empty]
+    skipped = len(ok) - len(one_d)
     base = os.path.basename(path)
-    return [curve_from_data(data, base if len(datasets) == 1 else f"{base}[{k}]", path, k, q_unit)
-            for k, data in enumerate(datasets)]
+    curves = []
+    for k, data in one_d:
+        c = curve_from_data(data, base if len(datasets) == 1 else f"{base}[{k}]", path, k, unit)
+        if skipped:
+            c.warnings.append(f"{skipped} other dataset(s) in this file (2D or empty) were skipped")
+        curves.append(c)
+    return curves
+
+
+def stated_q_unit(data) -> tuple[str | None, str]:
+    """(unit, raw text) the data state for q: 'A', 'nm', or None when they state none.
+
+    sasdata's column readers (ASCII, CSV) always write 1/A without reading a unit: unstated."""
+    meta = getattr(data, "meta_data", None)
+    loader = str(meta.get("loader", "")) if isinstance(meta, dict) else ""
+    raw = str(getattr(data, "_xunit", "") or getattr(data, "x_unit", "") or "")
+    if loader.upper() in _UNSTATED_LOADERS:
+        return None, ""
+    try:
+        return normalize_q_unit(raw), raw
+    except InputError:
+        return None, raw
 
 
 def curve_from_data(data, name: str | None = None, source: str | None = None, entry: int = 0,
                     q_unit: str | None = None) -> Curve:
     """A validated :class:`Curve` from a sasdata/SasView Data1D (duck-typed; raises InputError).
 
-    Slit-smeared data (``dxl``) keep their slit length; ``q_unit`` overrides the data's unit.
+    Slit-smeared data (``dxl``) keep their slit length. The unit the data state wins; ``q_unit``
+    is the unit of data that state none (default 1/A).
     """
-    name = str(name or getattr(data, "name", None) or getattr(data, "filename", None) or "data")
     if data is None:
         raise InputError("no data: select or load a 1D data set")
-    if getattr(data, "x", None) is None or getattr(data, "y", None) is None or hasattr(data, "qx_data"):
-        raise InputError(f"{name} is 2D data; the classifier needs a 1D curve I(q): reduce it (circular average) first")
-    dxl = getattr(data, "dxl", None)
+    name = str(name or getattr(data, "name", None) or getattr(data, "filename", None) or "data")
+    if _is_2d(data):
+        raise InputError(f"{name} is 2D data; the classifier needs a 1D curve I(q): reduce it first "
+                         "(e.g. a circular average in SasView's Data Operations)")
+    x, y = getattr(data, "x", None), getattr(data, "y", None)
+    if x is None or y is None or np.asarray(x, dtype=object).ndim == 0:
+        raise InputError(f"{name} holds no q/I values: load the file again or choose another data set")
+    given = normalize_q_unit(q_unit)
+    stated, raw = stated_q_unit(data)
+    notes = []
+    if stated:
+        unit, origin = stated, "file"
+        if given and given != stated:
+            notes.append(f"the file states its q unit (converted to 1/A on loading), so q_unit='{given}' was not "
+                         "applied; if the unit written in the file is wrong, correct it there")
+    else:
+        unit, origin = given or "A", "given" if given else "assumed"
+        if raw and raw.strip() not in ("", "None"):
+            notes.append(f"the q unit {raw!r} of the data is not recognised; q was read as 1/{unit}")
     slit = None
+    dxl = getattr(data, "dxl", None)
     if dxl is not None and np.size(dxl):
-        m = float(np.nanmax(np.asarray(dxl, dtype=float)))
+        try:
+            with np.errstate(all="ignore"):
+                d = np.asarray(dxl, dtype=np.float64).ravel()
+                m = float(np.nanmax(d)) if np.any(np.isfinite(d)) else float("nan")
+        except (TypeError, ValueError):
+            m = float("nan")
         slit = m if np.isfinite(m) and m > 0 else None
-    return make_curve(data.x, data.y, getattr(data, "dy", None), None if slit else getattr(data, "dx", None), slit,
-                      q_unit=q_unit or _file_q_unit(data), name=name,
-                      source=source or getattr(data, "filename", None) or None, entry=entry)
-
-
-def _file_q_unit(data) -> str:
-    """sasdata converts stated units to 1/A; report 'nm' only if the data still say so."""
-    unit = str(getattr(data, "_xunit", "") or getattr(data, "x_unit", "") or "").lower()
-    return "nm" if "nm" in unit else "A"
+    curve = make_curve(x, y, getattr(data, "dy", None), None if slit else getattr(data, "dx", None), slit,
+                       q_unit=unit, name=name, source=source or getattr(data, "filename", None) or None,
+                       entry=entry, unit_origin=origin)
+    curve.warnings[:0] = notes
+    return curve

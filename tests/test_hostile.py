@@ -1,13 +1,15 @@
 """Hostile input: every case ends in a Suggestion or an AutomodelError with a message; files untouched."""
 import hashlib
 import os
+import time
+import tracemalloc
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from sasview_automodel import AutomodelError, Suggestion
-from tests.conftest import sphere_curve
+from tests.conftest import EXAMPLES, sphere_curve
 
 
 def _files(tmp):
@@ -30,6 +32,21 @@ def _files(tmp):
         "huge_values.txt": "\n".join(f"{a} {b * 1e300} {c * 1e300}" for a, b, c in zip(q, i, s)).encode(),
         "tiny_values.txt": "\n".join(f"{a} {b * 1e-300} {c * 1e-300}" for a, b, c in zip(q, i, s)).encode(),
         "good.txt": "\n".join(f"{a} {b} {c}" for a, b, c in zip(q, i, s)).encode(),
+        "whitespace.txt": b"   \n\n\t \n",
+        "constant.txt": "\n".join(f"{a} 1.0" for a in q).encode(),
+        "crlf.txt": "\r\n".join(f"{a} {b} {c}" for a, b, c in zip(q, i, s)).encode(),
+        "comma_decimal.txt": "\n".join(f"{a:.6f};{b:.6f}".replace(".", ",") for a, b in zip(q, i)).encode(),
+        "utf16.txt": "\n".join(f"{a} {b}" for a, b in zip(q, i)).encode("utf-16"),
+        "few_nonpositive.txt": "\n".join(f"{a} {b if k % 40 else -b} {c}"
+                                          for k, (a, b, c) in enumerate(zip(q, i, s))).encode(),
+        "mostly_negative.txt": "\n".join(f"{a} {-b if k % 5 else b}" for k, (a, b) in enumerate(zip(q, i))).encode(),
+        "narrow_window.txt": "\n".join(f"{a} {b}" for a, b in zip(np.linspace(0.1, 0.11, 50), np.linspace(2, 1, 50))).encode(),
+        "header_and_text.txt": b"# q I dI\n<Q> <I> <dI>\nfoo bar baz\n" * 20,
+        "long_line.txt": b"1 " * 200_000,
+        "nm_unit.xml": open(os.path.join(EXAMPLES, "ellipsoid_sans.xml"), "rb").read().replace(b"A^{-1}", b"nm^{-1}"),
+        "bad_unit.xml": open(os.path.join(EXAMPLES, "ellipsoid_sans.xml"), "rb").read().replace(b"A^{-1}", b"furlong"),
+        "truncated.xml": open(os.path.join(EXAMPLES, "ellipsoid_sans.xml"), "rb").read()[:3000],
+        "gzip.txt.gz": b"\x1f\x8b\x08\x00" + bytes(range(200)),
     }
     paths = {}
     for name, data in cases.items():
@@ -43,32 +60,112 @@ def _sha(path):
     return hashlib.sha256(open(path, "rb").read()).hexdigest()
 
 
+def _state(paths):
+    return {p: (_sha(p), os.stat(p).st_mtime_ns, os.stat(p).st_mode) for p in paths}
+
+
+EXPECTED_ERRORS = {  # file -> a phrase of its message (what is wrong)
+    "empty.txt": "is empty", "whitespace.txt": "blank space", "binary.bin": "binary content",
+    "gzip.txt.gz": "compressed archive", "utf16.txt": "UTF-16", "comma_decimal.txt": "not a comma",
+    "text_words.txt": "fewer than 5 rows", "header_only.csv": "fewer than 5 rows",
+    "few_points.txt": "fewer than 5 rows", "one_column.txt": "only one column", "zeros.txt": "intensities are 0",
+    "nan_rows.txt": "no numeric data rows", "negative_q.txt": "zero or negative",
+    "duplicate_q.txt": "duplicate q value", "constant.txt": "intensities are equal",
+    "mostly_negative.txt": "mostly positive", "narrow_window.txt": "grid bins",
+    "broken.xml": "not a readable SAS data file", "broken.h5": "not a readable SAS data file",
+    "bad_unit.xml": "not a readable SAS data file",
+}
+EXPECTED_OK = ("good.txt", "unsorted.txt", "crlf.txt", "few_nonpositive.txt", "nm_unit.xml", "huge_values.txt",
+               "tiny_values.txt")
+
+
+def _outcome(suggester, path):
+    try:
+        res = suggester.suggest_file(path)
+        assert res and all(isinstance(r, Suggestion) for r in res)
+        return res
+    except AutomodelError as exc:
+        assert len(str(exc)) > 30, path  # says what is wrong and what to do
+        return exc
+
+
 def test_hostile_files_end_in_a_result_or_a_clear_error(tmp_path, suggester):
     paths = _files(tmp_path)
-    before = {p: _sha(p) for p in paths.values()}
+    before = _state(paths.values())
     listing = sorted(os.listdir(tmp_path))
-    outcomes = {}
-    for name, path in paths.items():
-        try:
-            res = suggester.suggest_file(path)
-            assert all(isinstance(r, Suggestion) for r in res)
-            outcomes[name] = "ok"
-        except AutomodelError as exc:
-            assert len(str(exc)) > 20, name
-            outcomes[name] = "error"
-    assert outcomes["good.txt"] == "ok" and outcomes["unsorted.txt"] == "ok"
-    for name in ("empty.txt", "binary.bin", "zeros.txt", "few_points.txt", "duplicate_q.txt", "negative_q.txt"):
-        assert outcomes[name] == "error", name
-    assert {p: _sha(p) for p in paths.values()} == before
+    cwd_listing = sorted(os.listdir(os.getcwd()))
+    outcomes = {name: _outcome(suggester, path) for name, path in paths.items()}
+    for name, phrase in EXPECTED_ERRORS.items():
+        assert isinstance(outcomes[name], AutomodelError), name
+        assert phrase in str(outcomes[name]), (name, str(outcomes[name]))
+    for name in EXPECTED_OK:
+        assert isinstance(outcomes[name], list), (name, outcomes[name])
+    warnings = " | ".join(outcomes["few_nonpositive.txt"][0].warnings)
+    assert "4 of 150 points with zero or negative intensity" in warnings
+    assert any("looks like 1/nm" in w for w in outcomes["nm_scale.txt"][0].warnings)
+    assert _state(paths.values()) == before  # read only: same bytes, same mtime, same mode
     assert sorted(os.listdir(tmp_path)) == listing  # no temporary files left behind
+    assert sorted(os.listdir(os.getcwd())) == cwd_listing
 
 
-def test_a_million_points_are_handled(suggester):
+def test_stated_nm_unit_is_converted(tmp_path, suggester):
+    paths = _files(tmp_path)
+    (a,) = suggester.suggest_file(os.path.join(EXAMPLES, "ellipsoid_sans.xml"))
+    from sasview_automodel.curve import load_file
+    (c,) = load_file(paths["nm_unit.xml"])
+    (ref,) = load_file(os.path.join(EXAMPLES, "ellipsoid_sans.xml"))
+    assert np.allclose(c.q * 10, ref.q)
+
+
+def test_other_path_errors(tmp_path, suggester):
+    from sasview_automodel import FileFormatError
+    with pytest.raises(FileFormatError, match="no such file"):
+        suggester.suggest_file(str(tmp_path / "missing.txt"))
+    with pytest.raises(FileFormatError, match="is a folder"):
+        suggester.suggest_file(str(tmp_path))
+    with pytest.raises(FileFormatError, match="path"):
+        suggester.suggest_file(None)
+
+
+def test_read_only_files_are_enough(tmp_path, suggester):
+    p = tmp_path / "ro.txt"
+    q, i, s = sphere_curve()
+    p.write_text("\n".join(f"{a} {b} {c}" for a, b, c in zip(q, i, s)))
+    os.chmod(p, 0o444)
+    try:
+        assert isinstance(suggester.suggest_file(str(p))[0], Suggestion)
+    finally:
+        os.chmod(p, 0o644)
+
+
+def _million():
     q = np.geomspace(1e-3, 0.5, 1_000_000)
     x = q * 50
     i = (3 * (np.sin(x) - x * np.cos(x)) / x**3) ** 2 + 1e-4
-    res = suggester.suggest(q, i * (1 + 0.05 * np.random.default_rng(0).standard_normal(q.size)), sigma=0.05 * i)
+    return q, i * (1 + 0.05 * np.random.default_rng(0).standard_normal(q.size)), 0.05 * i
+
+
+def test_a_million_points_are_handled_in_bounded_memory_and_time(suggester):
+    q, i, s = _million()
+    tracemalloc.start()
+    t = time.perf_counter()
+    res = suggester.suggest(q, i, sigma=s)
+    elapsed = time.perf_counter() - t
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
     assert isinstance(res, Suggestion)
+    assert elapsed < 15 and peak < 400e6, (elapsed, peak)  # 24 MB of input; resampled to 256 bins
+
+
+def test_a_million_point_file_is_handled(tmp_path, suggester):
+    q, i, s = _million()
+    p = tmp_path / "million.txt"
+    np.savetxt(p, np.c_[q, i, s], fmt="%.6e")
+    before = _sha(p)
+    t = time.perf_counter()
+    (res,) = suggester.suggest_file(str(p))
+    assert isinstance(res, Suggestion) and time.perf_counter() - t < 60
+    assert _sha(p) == before and os.listdir(tmp_path) == ["million.txt"]
 
 
 values = st.floats(allow_nan=True, allow_infinity=True, width=64)
@@ -95,5 +192,44 @@ def test_random_windows_never_raise_anything_else(suggester, seed, n, qmin, deca
     i = np.abs(rng.lognormal(0, 2, n))
     try:
         assert isinstance(suggester.suggest(q, i), Suggestion)
+    except AutomodelError as exc:
+        assert str(exc)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(content=st.one_of(
+    st.binary(max_size=3000),
+    st.lists(st.tuples(st.floats(allow_nan=True, allow_infinity=True), st.floats(allow_nan=True, allow_infinity=True),
+                       st.floats(allow_nan=True, allow_infinity=True)), max_size=80)
+    .map(lambda rows: "\n".join(f"{a} {b} {c}" for a, b, c in rows).encode()),
+    st.text(max_size=2000).map(lambda t: t.encode("utf-8", "replace"))),
+    ext=st.sampled_from([".txt", ".csv", ".xml", ".h5", ".dat", ".abs", ".pdh", ""]))
+def test_arbitrary_files_never_raise_anything_else(tmp_path_factory, suggester, content, ext):
+    folder = tmp_path_factory.mktemp("fuzz")
+    p = folder / ("data" + ext)
+    p.write_bytes(content)
+    before = _state([str(p)])
+    _outcome(suggester, str(p))
+    assert _state([str(p)]) == before and os.listdir(folder) == [p.name]
+
+
+class _Obj:
+    pass
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(x=st.one_of(st.none(), st.lists(st.floats(), max_size=40), st.text(max_size=5), st.integers()),
+       y=st.one_of(st.none(), st.lists(st.floats(), max_size=40), st.text(max_size=5)),
+       dy=st.one_of(st.none(), st.lists(st.floats(), max_size=40)),
+       dxl=st.one_of(st.none(), st.lists(st.floats(), max_size=40), st.text(max_size=3)),
+       unit=st.one_of(st.none(), st.sampled_from(["1/A", "A^{-1}", "1/nm", "nm^{-1}", "counts", ""]), st.text(max_size=5)))
+def test_arbitrary_data_objects_never_raise_anything_else(suggester, x, y, dy, dxl, unit):
+    """What the SasView panel may be handed (curve_from_data + suggest_curves)."""
+    from sasview_automodel.curve import curve_from_data
+    d = _Obj()
+    d.x, d.y, d.dy, d.dx, d.dxl, d._xunit = x, y, dy, None, dxl, unit
+    try:
+        assert isinstance(suggester.suggest_curves([curve_from_data(d, "fuzz")])[0], Suggestion)
     except AutomodelError as exc:
         assert str(exc)
