@@ -34,6 +34,34 @@ def _sha256(path: str) -> str:
     return h.hexdigest()
 
 
+def _check_card_matches_network(card: dict, card_path: str, onnx_path: str, session) -> None:
+    """The card's classes, temperature and OOD statistics must fit the network's outputs."""
+    try:
+        classes = [str(c) for c in card["classes"]]
+        temperature = float(card["temperature"])
+        means = np.asarray(card["ood"]["means"], np.float64)
+        precision = np.asarray(card["ood"]["precision"], np.float64)
+        float(card["ood"]["threshold"])
+        np.asarray(card["confidence"]["weights"], np.float64)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BundleError(f"model card {card_path} has a malformed entry ({type(exc).__name__}: {exc}): "
+                          "re-export the bundle") from None
+    shapes = {o.name: o.shape for o in session.get_outputs()}
+    if "logits" not in shapes or "embedding" not in shapes:
+        raise BundleError(f"model file {onnx_path} lacks the outputs 'logits' and 'embedding' (it has "
+                          f"{sorted(shapes)}): it is not a sasview-automodel network; re-export the bundle")
+    n_logits, n_embed = shapes["logits"][-1], shapes["embedding"][-1]
+    ok = (temperature > 0 and means.ndim == 2 and means.shape[0] == len(classes)
+          and precision.shape == (means.shape[1], means.shape[1])
+          and (not isinstance(n_logits, int) or n_logits == len(classes))
+          and (not isinstance(n_embed, int) or n_embed == means.shape[1]))
+    if not ok:
+        raise BundleError(f"model card {card_path} does not match its network {onnx_path} ({len(classes)} classes, "
+                          f"logits {n_logits}, embedding {n_embed}, OOD means {means.shape}, precision "
+                          f"{precision.shape}, temperature {temperature:g}): the card belongs to another bundle; "
+                          "re-export the bundle")
+
+
 @dataclass
 class ModelBundle:
     """A loaded, verified bundle; ``run(features)`` returns (logits, embedding)."""
@@ -59,7 +87,9 @@ class ModelBundle:
         if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
             raise BundleError(f"model card {card_path} has format {card.get('format') if isinstance(card, dict) else None!r}, "
                               f"this version reads {CARD_FORMAT!r}: use a bundle exported for this version")
-        onnx_path = os.path.join(os.path.dirname(card_path), card.get("onnx_file", ""))
+        if not card.get("onnx_file"):
+            raise BundleError(f"model card {card_path} names no 'onnx_file': re-export the bundle")
+        onnx_path = os.path.join(os.path.dirname(card_path), card["onnx_file"])
         if not os.path.isfile(onnx_path):
             raise BundleError(f"model file {onnx_path} named by {card_path} is missing: reinstall or re-export")
         digest = _sha256(onnx_path)
@@ -86,6 +116,7 @@ class ModelBundle:
             session = ort.InferenceSession(onnx_path, sess_options=opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types
             raise BundleError(f"onnxruntime cannot load {onnx_path}: {exc}") from None
+        _check_card_matches_network(card, card_path, onnx_path, session)
         return cls(card, card_path, onnx_path, session)
 
     @property

@@ -56,7 +56,9 @@ def cmd_suggest(args) -> int:
         json.dump(results if len(args.files) > 1 or len(results) != 1 else results[0], sys.stdout, indent=1)
         print()
     else:
-        print("\n\n".join(_table(r, args.top or 3) for r in results if "error" not in r))
+        ok = [r for r in results if "error" not in r]
+        if ok:
+            print("\n\n".join(_table(r, args.top or 3) for r in ok))
     return 1 if failed else 0
 
 
@@ -124,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print JSON instead of a table")
     s.add_argument("--top", type=int, default=0, help="show only the K best models (table default 3, JSON all)")
     s.add_argument("--q-unit", choices=["A", "nm"], default=None,
-                   help="unit of q in files that do not state it (default 1/A)")
+                   help="unit of q in files that do not state it (default 1/A); a file that states its unit keeps it")
     s.add_argument("--model", help="model card of another bundle")
     s.add_argument("--fit", action=argparse.BooleanOptionalAction, default=False,
                    help="quick-fit the top 3 candidates with sasmodels and re-rank (default: --no-fit)")

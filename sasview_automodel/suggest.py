@@ -121,11 +121,18 @@ class Suggester:
             if isinstance(c, Curve):
                 prepared.append(c)
             elif isinstance(c, dict):
+                if "q" not in c or "intensity" not in c:
+                    raise InputError(f"curve{k}: a dict needs the keys 'q' and 'intensity' (optional: sigma, dq, "
+                                     "slit_length, q_unit, name)")
                 prepared.append(make_curve(c["q"], c["intensity"], c.get("sigma"), c.get("dq"),
                                            c.get("slit_length"), q_unit=c.get("q_unit", "A"),
                                            name=c.get("name", f"curve{k}")))
             else:
-                q, i, *rest = c
+                try:
+                    q, i, *rest = c
+                except (TypeError, ValueError):
+                    raise InputError(f"curve{k}: give a Curve, a tuple (q, I[, sigma[, dq]]) or a dict with keys "
+                                     f"q and intensity, not {type(c).__name__}") from None
                 prepared.append(make_curve(q, i, *(rest[:2]), name=f"curve{k}"))
         return self.suggest_curves(prepared)
 

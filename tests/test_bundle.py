@@ -72,3 +72,19 @@ def test_missing_or_garbled_card(tmp_path):
     bad.write_text("{not json")
     with pytest.raises(BundleError, match="JSON"):
         ModelBundle.load(str(bad))
+
+
+def test_card_that_does_not_match_its_network_is_refused(bundle_copy):
+    card = json.load(open(bundle_copy))
+    card["ood"]["means"] = card["ood"]["means"][:3]
+    json.dump(card, open(bundle_copy, "w"))
+    with pytest.raises(BundleError, match="does not match its network"):
+        ModelBundle.load(bundle_copy)
+
+
+def test_card_with_a_malformed_entry_is_refused(bundle_copy):
+    card = json.load(open(bundle_copy))
+    card["temperature"] = "abc"
+    json.dump(card, open(bundle_copy, "w"))
+    with pytest.raises(BundleError, match="malformed"):
+        ModelBundle.load(bundle_copy)
