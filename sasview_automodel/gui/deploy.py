@@ -1,0 +1,143 @@
+"""Deployment for facility staff: ``sasview-automodel enable`` / ``disable`` / ``status`` and
+the launcher script for the official SasView bundles.
+
+``enable`` writes two small files into the environment's site-packages (no SasView file is
+touched):
+
+* ``sasview_automodel_enable.pth``: one line that Python runs at every start-up of that
+  environment. It compares ``sys.argv[0]`` with "sasview" (a string test, no import) and only
+  in a SasView process imports
+* ``sasview_automodel_autoload.py`` (a copy of ``gui/autoload.py``, standard library only),
+  which installs the plugin when SasView builds its main window, exactly as ``sasview
+  launcher.py`` does (``host.install()`` via ``host.wrap_run_sasview``).
+
+``disable`` deletes both files (and the module's cached bytecode): the environment is as before.
+Nothing here imports SasView, Qt or numpy.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import sysconfig
+
+PTH_NAME = "sasview_automodel_enable.pth"
+MODULE_NAME = "sasview_automodel_autoload"
+AUTOLOAD_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "autoload.py")
+
+# One line, run by site.py in every process of the environment: a string comparison, and the
+# import of the tiny autoload module only when argv[0] looks like SasView (or ``python -m``).
+PTH_LINE = ("import sys; _a = (getattr(sys, 'argv', None) or [''])[0]; "
+            f"(_a == '-m' or 'sasview' in _a.lower()) and __import__('{MODULE_NAME}').main()\n")
+
+BUNDLE_LAUNCHER = "launch.py"
+
+
+def default_site_dir() -> str:
+    """site-packages of the running environment (where ``pip install`` puts packages)."""
+    return sysconfig.get_paths()["purelib"]
+
+
+def _paths(site_dir):
+    site_dir = os.path.abspath(site_dir or default_site_dir())
+    return site_dir, os.path.join(site_dir, PTH_NAME), os.path.join(site_dir, MODULE_NAME + ".py")
+
+
+def _autoload_source() -> str:
+    with open(AUTOLOAD_SOURCE, encoding="utf-8") as f:
+        return f.read()
+
+
+def _write(path: str, text: str) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def enable(site_dir: str | None = None) -> str:
+    """Make the plain ``sasview`` command of this environment load the plugin (for every user
+    of the environment). Idempotent; also refreshes the hook after an upgrade. Returns the path
+    of the ``.pth`` file written. Raises OSError (e.g. PermissionError) if ``site_dir`` is not
+    writable: run it as the environment's owner."""
+    site_dir, pth, module = _paths(site_dir)
+    if not os.path.isdir(site_dir):
+        raise FileNotFoundError(f"no such site-packages folder: {site_dir}")
+    _write(module, _autoload_source())  # the module first: the .pth line needs it
+    _write(pth, PTH_LINE)
+    return pth
+
+
+def disable(site_dir: str | None = None) -> bool:
+    """Remove what ``enable`` wrote. Returns True if something was removed."""
+    site_dir, pth, module = _paths(site_dir)
+    removed = False
+    for path in [pth, module, *glob.glob(os.path.join(site_dir, "__pycache__", MODULE_NAME + ".*.pyc"))]:
+        try:
+            os.remove(path)
+            removed = True
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def status(site_dir: str | None = None) -> dict:
+    """Whether the plain ``sasview`` of this environment loads the plugin, and where from."""
+    site_dir, pth, module = _paths(site_dir)
+    has_pth, has_module = os.path.exists(pth), os.path.exists(module)
+    current = False
+    if has_module:
+        with open(module, encoding="utf-8") as f:
+            current = f.read() == _autoload_source()
+    try:  # the SasView installed in that site-packages folder (no import of SasView)
+        from importlib.metadata import distributions
+        dist = next(iter(distributions(name="sasview", path=[site_dir])), None)
+        sasview = dist.version if dist is not None else None
+    except Exception:  # noqa: BLE001 - a broken install
+        sasview = None
+    return {"enabled": has_pth and has_module, "site_dir": site_dir,
+            "pth": pth if has_pth else None, "module": module if has_module else None,
+            "hook_current": current, "sasview": sasview,
+            "package": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
+
+
+# --------------------------------------------------------------------------------------------
+# Official bundles (PyInstaller one-folder; no pip, PYTHONPATH and .pth files ignored)
+# --------------------------------------------------------------------------------------------
+LAUNCHER_TEMPLATE = '''\
+"""SasView + sasview-automodel from this folder (official SasView bundles).
+
+    sasview DIR/launch.py [FILES]          (sasview.exe on Windows, SasView6 on macOS/Linux)
+
+DIR holds sasview-automodel and onnxruntime for the bundle's Python, installed with
+  pip install --target DIR --only-binary=:all: --python-version 3.X --no-deps \\
+      sasview-automodel onnxruntime
+numpy, PySide6 and sasmodels come from the bundle. Written by
+sasview_automodel.gui.deploy.write_bundle_launcher.
+"""
+import logging
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+try:
+    from sasview_automodel.gui.launcher import main
+except Exception as exc:  # a broken folder must not stop SasView
+    logging.getLogger("sasview_automodel.gui").error(
+        "sasview-automodel: plugin disabled (cannot import it from %s: %s); "
+        "SasView runs without it", HERE, exc)
+    from sas.qtgui.MainWindow.MainWindow import run_sasview
+    run_sasview()
+else:
+    main(sys.argv[1:])
+'''
+
+
+def write_bundle_launcher(target_dir: str) -> str:
+    """Write ``target_dir/launch.py`` (see LAUNCHER_TEMPLATE); returns its path."""
+    os.makedirs(target_dir, exist_ok=True)
+    path = os.path.join(os.path.abspath(target_dir), BUNDLE_LAUNCHER)
+    _write(path, LAUNCHER_TEMPLATE)
+    return path
