@@ -15,6 +15,7 @@ from sasview_automodel.gui import autoload, deploy, host
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+EXAMPLE = os.path.join(ROOT, "examples", "sphere_saxs.txt")
 PROBE_MODULES = ("sasview_automodel", "sasview_automodel_autoload", "numpy", "sas", "PySide6", "onnxruntime")
 
 
@@ -88,14 +89,14 @@ def test_enable_is_inert_outside_sasview(tmp_path):
     assert json.loads(r.stdout)[1] is False  # switched off for one run
 
 
-def _start_plain_sasview(tmp_path, site_dir, card_path, name):
+def _start_plain_sasview(tmp_path, site_dir, card_path, name, files=()):
     """``sasview`` with no arguments, as the console script runs it: argv[0] is the script,
     site.py reads the site dir (here: addsitedir), then ``sas.cli.main()``. The probe replaces
     the GuiManager from inside SasView's start-up (after sasmodels and Qt are set up)."""
     out = tmp_path / f"{name}.json"
     code = f"""
 import os, sys, site
-sys.argv = [os.path.join(os.path.dirname(sys.executable), "sasview")]
+sys.argv = [os.path.join(os.path.dirname(sys.executable), "sasview"), *{list(files)!r}]
 site.addsitedir({str(site_dir)!r})
 sys.path.insert(0, {HERE!r})
 import sas.system.lib as lib
@@ -103,7 +104,7 @@ _setup_qt_env = lib.setup_qt_env
 def setup_qt_env(*a, **k):
     r = _setup_qt_env(*a, **k)
     import launch_probe
-    launch_probe.install_probe({str(out)!r})
+    launch_probe.install_probe({str(out)!r}, {list(files)!r})
     return r
 lib.setup_qt_env = setup_qt_env
 from sas.cli import main
@@ -120,8 +121,12 @@ def test_plain_sasview_loads_plugin_after_enable_and_not_after_disable(tmp_path,
     site_dir = tmp_path / "site"
     site_dir.mkdir()
     deploy.enable(str(site_dir))
-    rep, _ = _start_plain_sasview(tmp_path, site_dir, card_path, "enabled")
+    # SasView >= 6.2 loads `sasview FILE` into the Data Explorer (run_sasview(file_list)): the
+    # hook must pass the files through. 6.1.x would run FILE as a script, so no file there.
+    files = [EXAMPLE] if tuple(int(x) for x in sasview_env.split(".")[:2]) >= (6, 2) else []
+    rep, _ = _start_plain_sasview(tmp_path, site_dir, card_path, "enabled", files)
     assert rep["plugin_enabled"], rep
+    assert rep["loaded"] == [os.path.basename(f) for f in files]
     assert host.PERSPECTIVE_NAME in rep["perspectives"] and "Fitting" in rep["perspectives"]
     assert host.PERSPECTIVE_NAME in rep["combo"]
     assert host.ACTION_TEXT in rep["context_menu"] and host.ACTION_TEXT in rep["analysis_menu"]
@@ -143,7 +148,8 @@ def test_bundle_launcher_imports_our_package_from_its_folder(tmp_path, sasview_e
     wheels, target = tmp_path / "wheels", tmp_path / "bundle-addon"
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     import importlib.util
-    offline = importlib.util.find_spec("wheel") is not None  # else pip fetches setuptools + wheel
+    # bdist_wheel from `wheel` or setuptools >= 70.1: build offline; else pip fetches them
+    offline = any(importlib.util.find_spec(m) is not None for m in ("wheel", "setuptools.command.bdist_wheel"))
     subprocess.run(pip + ["wheel", "--no-deps", "-w", str(wheels), ROOT]
                    + (["--no-build-isolation", "--no-index"] if offline else []),
                    check=True, timeout=300, cwd=str(tmp_path))
