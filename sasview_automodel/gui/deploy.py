@@ -17,7 +17,9 @@ Nothing here imports SasView, Qt or numpy.
 from __future__ import annotations
 
 import glob
+import json
 import os
+import sys
 import sysconfig
 
 PTH_NAME = "sasview_automodel_enable.pth"
@@ -98,6 +100,56 @@ def status(site_dir: str | None = None) -> dict:
             "pth": pth if has_pth else None, "module": module if has_module else None,
             "hook_current": current, "sasview": sasview,
             "package": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
+
+
+# --------------------------------------------------------------------------------------------
+# Command line (``sasview-automodel enable|disable|status|bundle-launcher``): print, return rc
+# --------------------------------------------------------------------------------------------
+def cmd_enable(site_dir: str | None = None) -> int:
+    try:
+        pth = enable(site_dir)
+    except OSError as exc:
+        print(f"error: cannot write the start-up hook: {exc} (run this as the owner of the "
+              "environment, or pass --site-dir)", file=sys.stderr)
+        return 1
+    st = status(site_dir)
+    print(f"enabled: `sasview` of this environment now loads the plugin for every user ({pth})")
+    if st["sasview"] is None:
+        print(f"warning: no SasView installed in {st['site_dir']}: pip install 'sasview>=6.1'",
+              file=sys.stderr)
+    print("undo with: sasview-automodel disable; skip it for one run: SASVIEW_AUTOMODEL_DISABLE=1 sasview")
+    return 0
+
+
+def cmd_disable(site_dir: str | None = None) -> int:
+    try:
+        removed = disable(site_dir)
+    except OSError as exc:
+        print(f"error: cannot remove the start-up hook: {exc}", file=sys.stderr)
+        return 1
+    where = _paths(site_dir)[0]
+    print(f"disabled: removed the start-up hook from {where}" if removed
+          else f"was not enabled in {where}; nothing to remove")
+    return 0
+
+
+def cmd_status(site_dir: str | None = None, as_json: bool = False) -> int:
+    st = status(site_dir)
+    if as_json:
+        print(json.dumps(st, indent=1))
+    else:
+        state = "enabled" if st["enabled"] else "not enabled"
+        if st["enabled"] and not st["hook_current"]:
+            state += " (hook from another version: run `sasview-automodel enable` again)"
+        print(f"plain `sasview`: {state}\nsite-packages:   {st['site_dir']}\n"
+              f"SasView:         {st['sasview'] or 'not installed there'}\npackage:         {st['package']}")
+    return 0
+
+
+def cmd_bundle_launcher(target_dir: str) -> int:
+    path = write_bundle_launcher(target_dir)
+    print(f"wrote {path}; start SasView with: sasview {path}   (sasview.exe on Windows)")
+    return 0
 
 
 # --------------------------------------------------------------------------------------------

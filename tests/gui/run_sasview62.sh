@@ -33,8 +33,7 @@ PY
 
 cd "$ROOT"
 if [ $# -eq 0 ]; then
-    set -- tests/gui/test_e2e_sasview.py tests/gui/test_launcher.py tests/gui/test_failsafe.py \
-           tests/gui/test_deploy.py
+    set -- tests/gui   # all GUI tests: end to end, launcher, fail-safe, enable/disable, bundle
 fi
 SAS_OPENCL=none exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider \
     -o xvfb_width=1600 -o xvfb_height=1000 -o xvfb_colordepth=24 "$@"

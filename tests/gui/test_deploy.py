@@ -171,3 +171,21 @@ def test_bundle_launcher_imports_our_package_from_its_folder(tmp_path, sasview_e
     assert rep["plugin_enabled"]
     assert host.PERSPECTIVE_NAME in rep["perspectives"]
     assert host.ACTION_TEXT in rep["context_menu"]
+
+
+def test_command_line_functions(tmp_path, capsys):
+    """What ``sasview-automodel enable|status|disable|bundle-launcher`` print and return."""
+    site_dir = str(tmp_path)
+    assert deploy.cmd_enable(site_dir) == 0
+    assert "enabled" in capsys.readouterr().out
+    assert deploy.cmd_status(site_dir, as_json=True) == 0
+    st = json.loads(capsys.readouterr().out)
+    assert st["enabled"] and st["site_dir"] == site_dir
+    assert deploy.cmd_disable(site_dir) == 0
+    assert "removed" in capsys.readouterr().out
+    assert deploy.cmd_disable(site_dir) == 0
+    assert "nothing to remove" in capsys.readouterr().out
+    assert deploy.cmd_enable(str(tmp_path / "missing")) == 1
+    assert "error" in capsys.readouterr().err
+    assert deploy.cmd_bundle_launcher(str(tmp_path / "addon")) == 0
+    assert (tmp_path / "addon" / "launch.py").exists()
