@@ -155,41 +155,15 @@ def cmd_bundle_launcher(target_dir: str) -> int:
 # --------------------------------------------------------------------------------------------
 # Official bundles (PyInstaller one-folder; no pip, PYTHONPATH and .pth files ignored)
 # --------------------------------------------------------------------------------------------
-LAUNCHER_TEMPLATE = '''\
-"""SasView + sasview-automodel from this folder (official SasView bundles).
-
-    sasview DIR/launch.py [FILES]          (sasview.exe on Windows, SasView6 on macOS/Linux)
-
-DIR holds sasview-automodel and onnxruntime for the bundle's Python, installed with
-  pip install --target DIR --only-binary=:all: --python-version 3.X --no-deps \\
-      sasview-automodel onnxruntime
-numpy, PySide6 and sasmodels come from the bundle. Written by
-sasview_automodel.gui.deploy.write_bundle_launcher.
-"""
-import logging
-import os
-import sys
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-if HERE not in sys.path:
-    sys.path.insert(0, HERE)
-
-try:
-    from sasview_automodel.gui.launcher import main
-except Exception as exc:  # a broken folder must not stop SasView
-    logging.getLogger("sasview_automodel.gui").error(
-        "sasview-automodel: plugin disabled (cannot import it from %s: %s); "
-        "SasView runs without it", HERE, exc)
-    from sas.qtgui.MainWindow.MainWindow import run_sasview
-    run_sasview()
-else:
-    main(sys.argv[1:])
-'''
+BUNDLE_LAUNCHER_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bundle_launch.py")
 
 
 def write_bundle_launcher(target_dir: str) -> str:
-    """Write ``target_dir/launch.py`` (see LAUNCHER_TEMPLATE); returns its path."""
+    """Write ``target_dir/launch.py``, a copy of ``gui/bundle_launch.py`` (which a
+    ``pip install --target DIR`` also puts at DIR/sasview_automodel/gui/bundle_launch.py, so
+    copying that file by hand does the same); returns its path."""
     os.makedirs(target_dir, exist_ok=True)
     path = os.path.join(os.path.abspath(target_dir), BUNDLE_LAUNCHER)
-    _write(path, LAUNCHER_TEMPLATE)
+    with open(BUNDLE_LAUNCHER_SOURCE, encoding="utf-8") as f:
+        _write(path, f.read())
     return path

@@ -47,10 +47,14 @@ def install_probe(out, files=()):
             if rows < len(self._probe_files) and time.time() - self._probe_t0 < 30:
                 return
             self._probe_timer.stop()
-            import sasview_automodel
-            import sasview_automodel.gui.host as host
+            try:
+                import sasview_automodel
+                import sasview_automodel.gui.host as host
+                enabled, automodel_file = host.is_enabled(), sasview_automodel.__file__
+            except Exception as exc:  # noqa: BLE001 - a deliberately broken install
+                enabled, automodel_file = False, f"not importable: {exc}"
             report = {
-                "plugin_enabled": host.is_enabled(),
+                "plugin_enabled": enabled,
                 "perspectives": list(self.loadedPerspectives),
                 "combo": [self.filesWidget.cbFitting.itemText(i) for i in range(self.filesWidget.cbFitting.count())],
                 "context_menu": [a.text() for a in self.filesWidget.context_menu.actions()],
@@ -58,7 +62,7 @@ def install_probe(out, files=()):
                 "loaded": [self.filesWidget.model.item(i).text() for i in range(rows)],
                 "gui_ready_s": time.time() - float(os.environ.get("PROBE_T0", T_SCRIPT)),
                 "rss_mib": _rss_mib(),
-                "automodel_file": sasview_automodel.__file__,
+                "automodel_file": automodel_file,
                 "sasview_version": _sas_version(),
                 "modules": sorted(m for m in sys.modules if m.startswith(("onnxruntime", "torch"))),
             }

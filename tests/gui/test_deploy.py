@@ -159,18 +159,38 @@ def test_bundle_launcher_imports_our_package_from_its_folder(tmp_path, sasview_e
                           "--no-deps", "--no-index", str(wheel)], check=True, timeout=300)
     launcher = deploy.write_bundle_launcher(str(target))
     assert launcher == str(target / "launch.py")
+    # the same file ships in the package: copying it by hand is equivalent
+    shipped = target / "sasview_automodel" / "gui" / "bundle_launch.py"
+    assert shipped.read_text() == (target / "launch.py").read_text()
 
-    out = tmp_path / "bundle.json"
+    rep, _ = _start_with_launcher(tmp_path, launcher, card_path, "bundle")
+    assert rep["automodel_file"].startswith(str(target) + os.sep), rep["automodel_file"]
+    assert rep["plugin_enabled"]
+    assert host.PERSPECTIVE_NAME in rep["perspectives"]
+    assert host.ACTION_TEXT in rep["context_menu"]
+
+
+def _start_with_launcher(tmp_path, launcher, card_path, name):
+    """``sasview LAUNCHER`` (through launch_probe.py, which runs LAUNCHER as SasView would)."""
+    out = tmp_path / f"{name}.json"
     code = "import sys, sas.cli; sys.argv = ['sasview', *sys.argv[1:]]; sys.exit(sas.cli.main())"
     env = dict(os.environ, PROBE_LAUNCHER=launcher, SASVIEW_AUTOMODEL_CARD=card_path)
     r = subprocess.run([sys.executable, "-c", code, os.path.join(HERE, "launch_probe.py"), str(out)],
                        env=env, capture_output=True, text=True, timeout=180, cwd=str(tmp_path))
     assert out.exists(), f"SasView did not come up (rc {r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
-    rep = json.loads(out.read_text())
-    assert rep["automodel_file"].startswith(str(target) + os.sep), rep["automodel_file"]
-    assert rep["plugin_enabled"]
-    assert host.PERSPECTIVE_NAME in rep["perspectives"]
-    assert host.ACTION_TEXT in rep["context_menu"]
+    return json.loads(out.read_text()), r
+
+
+def test_broken_bundle_folder_logs_one_line_and_sasview_runs(tmp_path, sasview_env, card_path):
+    target = tmp_path / "broken-addon"
+    (target / "sasview_automodel").mkdir(parents=True)
+    (target / "sasview_automodel" / "__init__.py").write_text("raise ImportError('onnxruntime is missing')\n")
+    launcher = deploy.write_bundle_launcher(str(target))
+    rep, r = _start_with_launcher(tmp_path, launcher, card_path, "broken")
+    assert not rep["plugin_enabled"]
+    assert host.PERSPECTIVE_NAME not in rep["perspectives"] and "Fitting" in rep["perspectives"]
+    lines = [line for line in (r.stdout + r.stderr).splitlines() if "sasview-automodel: plugin disabled" in line]
+    assert len(lines) == 1 and "onnxruntime is missing" in lines[0], r.stderr[-2000:]
 
 
 def test_command_line_functions(tmp_path, capsys):
@@ -189,3 +209,17 @@ def test_command_line_functions(tmp_path, capsys):
     assert "error" in capsys.readouterr().err
     assert deploy.cmd_bundle_launcher(str(tmp_path / "addon")) == 0
     assert (tmp_path / "addon" / "launch.py").exists()
+
+
+def test_enabled_but_broken_install_logs_one_line_and_sasview_runs(tmp_path, sasview_env, card_path):
+    """The hook finds a broken sasview_automodel (e.g. uninstalled halfway): SasView starts
+    without the plugin and says why in one line."""
+    site_dir = tmp_path / "site"
+    (site_dir / "sasview_automodel").mkdir(parents=True)
+    (site_dir / "sasview_automodel" / "__init__.py").write_text("raise ImportError('half uninstalled')\n")
+    deploy.enable(str(site_dir))
+    rep, r = _start_plain_sasview(tmp_path, site_dir, card_path, "broken-enabled")
+    assert not rep["plugin_enabled"]
+    assert host.PERSPECTIVE_NAME not in rep["perspectives"] and "Fitting" in rep["perspectives"]
+    lines = [line for line in (r.stdout + r.stderr).splitlines() if "sasview-automodel: plugin disabled" in line]
+    assert len(lines) == 1 and "half uninstalled" in lines[0], r.stderr[-2000:]
