@@ -9,7 +9,9 @@ to restore projects and to send data, which have been stable since 6.0:
 * ``GuiManager.perspectiveChanged``, ``loadedPerspectives``, ``filesWidget`` (``cbFitting``,
   ``onAnalysisUpdate``, ``selectedItems``, ``context_menu``, ``readData``/``loadComplete``);
 * ``FittingWindow.setData`` / ``updateFromParameters`` / ``currentFittingWidget`` /
-  ``master_category_dict``; ``GuiUtils.dataFromItem``.
+  ``master_category_dict``; ``GuiUtils.dataFromItem``;
+* ``sas.qtgui.MainWindow.MainWindow.run_sasview``: called with or without files (6.2 / 6.1),
+  and wrapped by ``wrap_run_sasview`` when ``sasview-automodel enable`` is in effect.
 
 Fail-safe: any ImportError/AttributeError/TypeError/KeyError while installing, or a
 SasView that lacks one of the calls above, logs ONE line starting with

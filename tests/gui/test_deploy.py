@@ -89,7 +89,7 @@ def test_enable_is_inert_outside_sasview(tmp_path):
     assert json.loads(r.stdout)[1] is False  # switched off for one run
 
 
-def _start_plain_sasview(tmp_path, site_dir, card_path, name, files=()):
+def _start_plain_sasview(tmp_path, site_dir, card_path, name, files=(), expect_loaded=None):
     """``sasview`` with no arguments, as the console script runs it: argv[0] is the script,
     site.py reads the site dir (here: addsitedir), then ``sas.cli.main()``. The probe replaces
     the GuiManager from inside SasView's start-up (after sasmodels and Qt are set up)."""
@@ -104,7 +104,7 @@ _setup_qt_env = lib.setup_qt_env
 def setup_qt_env(*a, **k):
     r = _setup_qt_env(*a, **k)
     import launch_probe
-    launch_probe.install_probe({str(out)!r}, {list(files)!r})
+    launch_probe.install_probe({str(out)!r}, {list(files if expect_loaded is None else expect_loaded)!r})
     return r
 lib.setup_qt_env = setup_qt_env
 from sas.cli import main
@@ -223,3 +223,16 @@ def test_enabled_but_broken_install_logs_one_line_and_sasview_runs(tmp_path, sas
     assert host.PERSPECTIVE_NAME not in rep["perspectives"] and "Fitting" in rep["perspectives"]
     lines = [line for line in (r.stdout + r.stderr).splitlines() if "sasview-automodel: plugin disabled" in line]
     assert len(lines) == 1 and "half uninstalled" in lines[0], r.stderr[-2000:]
+
+
+def test_enabled_and_launcher_install_once(tmp_path, sasview_env, card_path):
+    """`enable` plus `sasview launcher.py` (what `sasview-automodel gui` runs): installed once."""
+    from sasview_automodel.gui.cli_entry import launcher_path
+    site_dir = tmp_path / "site"
+    site_dir.mkdir()
+    deploy.enable(str(site_dir))
+    rep, r = _start_plain_sasview(tmp_path, site_dir, card_path, "enabled-launcher", [launcher_path()],
+                                expect_loaded=[])
+    assert rep["plugin_enabled"] and host.PERSPECTIVE_NAME in rep["perspectives"]
+    assert rep["context_menu"].count(host.ACTION_TEXT) == 1
+    assert (r.stdout + r.stderr).count("sasview-automodel: plugin installed") == 1
