@@ -20,7 +20,7 @@ $(VENV)/.gui: $(VENV)/.runtime tests/gui/setup_gui_env.sh
 	tests/gui/setup_gui_env.sh $(VENV)
 	touch $@
 
-.PHONY: demo test test-core test-gui gui bench examples
+.PHONY: demo test test-core test-gui test-gui-62 gui bench examples
 demo: $(VENV)/.runtime  ## set up and classify a bundled example curve
 	$(BIN)/sasview-automodel suggest examples/sphere_saxs.txt
 
@@ -32,6 +32,9 @@ test-core: $(VENV)/.dev  ## everything but the GUI tests (no SasView needed)
 
 test-gui: $(VENV)/.dev $(VENV)/.gui
 	SAS_OPENCL=none $(BIN)/python -m pytest -q tests/gui
+
+test-gui-62: $(VENV)/.gui  ## the GUI tests against SasView 6.2.0 on Python 3.12 (own venv, ~2 GB once)
+	tests/gui/run_sasview62.sh
 
 gui: $(VENV)/.gui  ## SasView with the plugin, an example loaded
 	$(BIN)/sasview-automodel gui examples/sphere_saxs.txt

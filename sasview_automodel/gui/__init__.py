@@ -10,4 +10,7 @@ Layout (Qt is imported only inside this package, SasView only inside ``host.py``
 * ``panel.py``   the panel widget (Qt + matplotlib), talks to SasView only through a host.
 * ``worker.py``  inference off the GUI thread (QThreadPool).
 * ``launcher.py`` the script SasView runs; ``cli_entry.py`` backs ``sasview-automodel gui``.
+* ``deploy.py``  ``enable``/``disable``/``status`` (the plain ``sasview`` loads the plugin) and
+  the official-bundle launcher; ``autoload.py`` is the standard-library-only start-up hook that
+  ``enable`` copies into site-packages; ``bundle_launch.py`` is the bundle's ``launch.py``.
 """

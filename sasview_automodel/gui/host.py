@@ -9,7 +9,9 @@ to restore projects and to send data, which have been stable since 6.0:
 * ``GuiManager.perspectiveChanged``, ``loadedPerspectives``, ``filesWidget`` (``cbFitting``,
   ``onAnalysisUpdate``, ``selectedItems``, ``context_menu``, ``readData``/``loadComplete``);
 * ``FittingWindow.setData`` / ``updateFromParameters`` / ``currentFittingWidget`` /
-  ``master_category_dict``; ``GuiUtils.dataFromItem``.
+  ``master_category_dict``; ``GuiUtils.dataFromItem``;
+* ``sas.qtgui.MainWindow.MainWindow.run_sasview``: called with or without files (6.2 / 6.1),
+  and wrapped by ``wrap_run_sasview`` when ``sasview-automodel enable`` is in effect.
 
 Fail-safe: any ImportError/AttributeError/TypeError/KeyError while installing, or a
 SasView that lacks one of the calls above, logs ONE line starting with
@@ -46,7 +48,8 @@ REQUIRED = (
 
 HOST_ERRORS = (ImportError, AttributeError, TypeError, KeyError, ValueError, AssertionError)
 
-_state = {"enabled": False, "reason": "", "original_gui_manager": None, "logged": False}
+_state = {"enabled": False, "reason": "", "original_gui_manager": None, "logged": False,
+          "attempted": False}
 
 
 class HostMismatch(RuntimeError):
@@ -102,7 +105,7 @@ def check_host(required=REQUIRED) -> None:
 def install(card_path: str | None = None, required=REQUIRED) -> bool:
     """Register the perspective and the GuiManager subclass. Returns False (and logs one
     line) if SasView does not match; SasView then starts unchanged."""
-    _state.update(enabled=False, reason="", logged=False)
+    _state.update(enabled=False, reason="", logged=False, attempted=True)
     try:
         check_host(required)
         import sas.qtgui.MainWindow.GuiManager as gm_module
@@ -137,6 +140,33 @@ def uninstall() -> None:
         pass
     _state["original_gui_manager"] = None
     _state["enabled"] = False
+
+
+def wrap_run_sasview(main_window_module) -> bool:
+    """``sasview-automodel enable``: make SasView's own ``run_sasview`` (in the just-imported
+    ``sas.qtgui.MainWindow.MainWindow``) call ``install()`` before it builds the main window,
+    unless the launcher already installed the plugin. Arguments (6.2: the files to load) are
+    passed through unchanged. Returns False (one log line) if the module lacks ``run_sasview``."""
+    import functools
+    original = getattr(main_window_module, "run_sasview", None)
+    if not callable(original):
+        disable("sas.qtgui.MainWindow.MainWindow.run_sasview is missing")
+        return False
+    if getattr(original, "_automodel_wrapped", False):
+        return True
+
+    @functools.wraps(original)
+    def run_sasview(*args, **kwargs):
+        if not _state["attempted"]:
+            try:
+                install()
+            except Exception as exc:  # noqa: BLE001 - never stop SasView
+                disable(f"install failed: {type(exc).__name__}: {exc}")
+        return original(*args, **kwargs)
+
+    run_sasview._automodel_wrapped = True
+    main_window_module.run_sasview = run_sasview
+    return True
 
 
 def run_sasview(files=()) -> None:

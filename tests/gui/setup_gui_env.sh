@@ -30,8 +30,9 @@ if [ ! -x "$VENV/bin/python" ]; then
     echo "setup_gui_env: no virtual environment at $VENV (make it first, e.g. python3.11 -m venv $VENV)" >&2
     exit 1
 fi
-# SasView 6.1.3 imports pkg_resources, which setuptools >= 81 no longer ships.
-if ! "$VENV/bin/python" -c "import sas, pytestqt, pytest_xvfb, pkg_resources, sys; sys.exit(sas.__version__ != '6.1.3')" 2>/dev/null; then
-    "$VENV/bin/pip" install -q "sasview==6.1.3" "pytest-qt>=4.4" "pytest-xvfb>=3" "setuptools<81"
+# SasView 6.1.3 imports pkg_resources, which setuptools >= 81 no longer ships; wheel lets the
+# bundle test build our wheel offline (setuptools < 70.1 has no bdist_wheel of its own).
+if ! "$VENV/bin/python" -c "import sas, pytestqt, pytest_xvfb, pkg_resources, wheel, sys; sys.exit(sas.__version__ != '6.1.3')" 2>/dev/null; then
+    "$VENV/bin/pip" install -q "sasview==6.1.3" "pytest-qt>=4.4" "pytest-xvfb>=3" "setuptools<81" wheel
 fi
 echo "setup_gui_env: ready ($("$VENV/bin/python" -c 'import sas; print("SasView", sas.__version__)'))"
