@@ -85,6 +85,17 @@ def cmd_gui(args) -> int:
     return run_gui(args.files)
 
 
+def cmd_deploy(args) -> int:
+    from .gui import deploy
+    if args.command == "enable":
+        return deploy.cmd_enable(args.site_dir)
+    if args.command == "disable":
+        return deploy.cmd_disable(args.site_dir)
+    if args.command == "status":
+        return deploy.cmd_status(args.site_dir, args.json)
+    return deploy.cmd_bundle_launcher(args.dir)
+
+
 def cmd_info(args) -> int:
     from .bundle import ModelBundle
 
@@ -149,6 +160,17 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("gui", help="start SasView with the model suggestion plugin")
     g.add_argument("files", nargs="*", metavar="FILE", help="data files to load into the Data Explorer")
     g.set_defaults(func=cmd_gui)
+    for name, text in (("enable", "make the plain `sasview` of this environment load the plugin (every user)"),
+                       ("disable", "remove what `enable` wrote"),
+                       ("status", "show whether the plain `sasview` of this environment loads the plugin")):
+        d = sub.add_parser(name, help=text)
+        d.add_argument("--site-dir", default=None, help="site-packages folder (default: this environment's)")
+        if name == "status":
+            d.add_argument("--json", action="store_true")
+        d.set_defaults(func=cmd_deploy)
+    bl = sub.add_parser("bundle-launcher", help="write DIR/launch.py for an official SasView bundle (docs/install.md)")
+    bl.add_argument("dir", metavar="DIR")
+    bl.set_defaults(func=cmd_deploy)
     return ap
 
 
