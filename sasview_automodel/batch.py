@@ -86,9 +86,14 @@ def classify_files(paths: list[str], card_path: str | None = None, q_unit: str |
     return rows
 
 
+ONNX_BATCH = 128  # curves per onnxruntime call: activations stay in cache (~25 % faster than 1000s)
+
+
 def suggest_chunk(curves: list, card_path: str | None = None) -> list:
-    """Suggestions for validated in-memory curves in this worker (one ONNX call)."""
-    return _suggester(card_path).suggest_curves(curves)
+    """Suggestions for validated in-memory curves in this worker, ``ONNX_BATCH`` per ONNX call
+    (each row's output does not depend on the batch it ran in)."""
+    s = _suggester(card_path)
+    return [r for i in range(0, len(curves), ONNX_BATCH) for r in s.suggest_curves(curves[i:i + ONNX_BATCH])]
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:
