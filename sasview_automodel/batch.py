@@ -10,6 +10,7 @@ import contextlib
 import csv
 import glob
 import json
+import multiprocessing
 import os
 import sys
 import tempfile
@@ -147,7 +148,11 @@ class Runner:
                                          "(dask scheduler; dask worker ADDRESS) or check the address") from None
                 self._own_client = True
         elif self.workers > 1:
-            self._pool = ProcessPoolExecutor(self.workers)
+            # forkserver where there is one (Linux): workers start from a clean process, not a
+            # fork of one that may hold onnxruntime threads and gigabytes of curves
+            methods = multiprocessing.get_all_start_methods()
+            ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else None)
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
         return self
 
     def __exit__(self, *exc) -> None:
