@@ -114,8 +114,9 @@ class Runner:
     exception object as its result, so the caller decides what a failure means.
     """
 
-    def __init__(self, workers: int = 1, scheduler=None):
+    def __init__(self, workers: int = 1, scheduler=None, connect_timeout: float = 20.0):
         self.workers, self.scheduler = max(int(workers or 1), 1), scheduler
+        self.connect_timeout = connect_timeout
         self._pool = self._client = self._cluster = None
         self._own_client = False
 
@@ -142,7 +143,7 @@ class Runner:
                 else:
                     address = self.scheduler
                 try:
-                    self._client = Client(address, timeout="20s")
+                    self._client = Client(address, timeout=f"{self.connect_timeout}s")
                 except (OSError, TimeoutError) as exc:
                     raise AutomodelError(f"cannot reach the dask scheduler at {self.scheduler} ({exc}): start it "
                                          "(dask scheduler; dask worker ADDRESS) or check the address") from None

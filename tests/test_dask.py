@@ -71,7 +71,7 @@ def test_in_memory_curves_on_local_cluster_and_processes(client):
 def test_unreachable_scheduler_is_a_clear_error(files):
     from sasview_automodel.errors import AutomodelError
     with pytest.raises(AutomodelError, match="dask scheduler"):
-        with Runner(1, "tcp://127.0.0.1:9"):
+        with Runner(1, "tcp://127.0.0.1:9", connect_timeout=2):
             pass
 
 
