@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     results["processes"] = run_batch(paths, args.model, workers=args.workers, progress=False)
     timings[f"local processes ({args.workers})"] = time.perf_counter() - t
     t = time.perf_counter()
-    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None) as cl, \
+    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cl, \
             Client(cl) as client:
         t_up = time.perf_counter() - t
         t = time.perf_counter()

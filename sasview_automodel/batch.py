@@ -19,7 +19,7 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Iterable, Iterator
 
-from .errors import AutomodelError
+from .errors import AutomodelError, BundleError
 
 DATA_EXTENSIONS = (".xml", ".h5", ".hdf5", ".nxs", ".txt", ".csv", ".dat", ".abs", ".pdh", ".asc")
 CHUNK = 64
@@ -47,20 +47,40 @@ _SUGGESTERS: dict = {}
 _LOCK = threading.Lock()
 
 
-def _suggester(card_path: str | None):
+def _suggester(card_path: str | None, onnx_sha256: str | None = None):
+    """This worker's Suggester for ``card_path``; refuses a bundle other than the caller's
+    (``onnx_sha256``), e.g. a dask worker with another version installed."""
     with _LOCK:
         if card_path not in _SUGGESTERS:
             from .suggest import Suggester
             _SUGGESTERS[card_path] = Suggester(card_path, threads=1)
-        return _SUGGESTERS[card_path]
+        s = _SUGGESTERS[card_path]
+    if onnx_sha256 and s.bundle.card.get("onnx_sha256") != onnx_sha256:
+        import socket
+        raise BundleError(f"worker {socket.gethostname()} (pid {os.getpid()}) has another model bundle than the "
+                          f"client ({s.bundle.card_path}, ONNX sha256 {str(s.bundle.card.get('onnx_sha256'))[:12]}... "
+                          f"instead of {onnx_sha256[:12]}...): install the same sasview-automodel version on "
+                          "every worker or pass --model with a card on a shared filesystem")
+    return s
+
+
+def _card_sha256(card_path: str | None) -> str | None:
+    """The ONNX checksum named by the card the caller would use (None if it cannot be read:
+    the workers then report the problem themselves)."""
+    from .bundle import default_card_path
+    try:
+        with open(card_path or default_card_path()) as f:
+            return json.load(f).get("onnx_sha256")
+    except (OSError, ValueError):
+        return None
 
 
 def classify_files(paths: list[str], card_path: str | None = None, q_unit: str | None = None,
-                   top: int = 3) -> list[dict]:
+                   top: int = 3, onnx_sha256: str | None = None) -> list[dict]:
     """Rows for ``paths`` in this worker: suggestion rows, or one error row per failed file."""
     from .curve import load_file
 
-    s, rows, curves = _suggester(card_path), [], []
+    s, rows, curves = _suggester(card_path, onnx_sha256), [], []
     for path in paths:
         try:
             loaded = load_file(path, q_unit=q_unit)
@@ -90,10 +110,10 @@ def classify_files(paths: list[str], card_path: str | None = None, q_unit: str |
 ONNX_BATCH = 128  # curves per onnxruntime call: activations stay in cache (~25 % faster than 1000s)
 
 
-def suggest_chunk(curves: list, card_path: str | None = None) -> list:
+def suggest_chunk(curves: list, card_path: str | None = None, onnx_sha256: str | None = None) -> list:
     """Suggestions for validated in-memory curves in this worker, ``ONNX_BATCH`` per ONNX call
     (each row's output does not depend on the batch it ran in)."""
-    s = _suggester(card_path)
+    s = _suggester(card_path, onnx_sha256)
     return [r for i in range(0, len(curves), ONNX_BATCH) for r in s.suggest_curves(curves[i:i + ONNX_BATCH])]
 
 
@@ -138,7 +158,7 @@ class Runner:
             else:
                 if self.scheduler == "local":
                     self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                                 dashboard_address=None)
+                                                 dashboard_address=":0")
                     address = self._cluster
                 else:
                     address = self.scheduler
@@ -214,7 +234,7 @@ def run_batch(paths: list[str], card_path: str | None = None, q_unit: str | None
     bar = _progress(len(paths), progress)
     results: list = [None] * len(chunks)
     with _using(runner, workers, scheduler) as runner:
-        for k, rows in runner.map(classify_files, chunks, card_path, q_unit, top):
+        for k, rows in runner.map(classify_files, chunks, card_path, q_unit, top, _card_sha256(card_path)):
             if isinstance(rows, AutomodelError):  # the bundle does not load: every chunk would fail
                 raise rows
             if isinstance(rows, BaseException):  # a worker died (or worse) on this chunk: say so per file
@@ -236,7 +256,7 @@ def suggest_many(curves: list, card_path: str | None = None, workers: int = 1, s
     chunks = list(_chunks(list(curves), chunk))
     results: list = [None] * len(chunks)
     with _using(runner, workers, scheduler) as runner:
-        for k, out in runner.map(suggest_chunk, chunks, card_path):
+        for k, out in runner.map(suggest_chunk, chunks, card_path, _card_sha256(card_path)):
             if isinstance(out, BaseException):
                 raise out
             results[k] = out

@@ -18,7 +18,7 @@ from sasview_automodel.curve import make_curve  # noqa: E402
 @pytest.fixture(scope="module")
 def client():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as c:
+                                  dashboard_address=":0") as cluster, distributed.Client(cluster) as c:
         yield c
 
 
@@ -101,3 +101,16 @@ def test_simulate_on_local_cluster_writes_the_same_database(client, tmp_path):
     simulate.run(dask_db, 27, chunk=9, seed=3, workers=1, progress=False)
     with h5py.File(dask_db) as b:
         assert b["label"].shape == (27,) and bool(np.all(b["done"][:]))
+
+
+def test_a_worker_with_another_bundle_is_refused(files, client, monkeypatch):
+    from sasview_automodel import batch
+    from sasview_automodel.errors import BundleError
+    monkeypatch.setattr(batch, "_card_sha256", lambda card_path: "0" * 64)  # the client expects another bundle
+    with pytest.raises(BundleError, match="another model bundle"):
+        run_batch(sorted(files)[:10], progress=False, scheduler=client)
+
+
+def test_scheduler_local_makes_its_own_cluster(files):
+    paths = sorted(files)[:20]
+    assert run_batch(paths, workers=2, progress=False, scheduler="local") == run_batch(paths, workers=1, progress=False)

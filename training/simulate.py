@@ -136,7 +136,7 @@ def _results(todo: list[int], chunk: int, seed: int, workers: int, scheduler):
         client, own = scheduler, False
     else:
         if scheduler == "local":
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
         client, own = Client(cluster or scheduler, timeout="20s"), True
     def can_simulate() -> bool:  # nested: sent by value, so it runs even where training is absent
         import importlib.util
