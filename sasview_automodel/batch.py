@@ -233,6 +233,8 @@ def run_batch(paths: list[str], card_path: str | None = None, q_unit: str | None
     chunks = list(_chunks(paths, chunk))
     bar = _progress(len(paths), progress)
     results: list = [None] * len(chunks)
+    if scheduler is None and len(chunks) <= 1:
+        workers = 1  # one chunk: starting a pool would cost more than it saves
     with _using(runner, workers, scheduler) as runner:
         for k, rows in runner.map(classify_files, chunks, card_path, q_unit, top, _card_sha256(card_path)):
             if isinstance(rows, AutomodelError):  # the bundle does not load: every chunk would fail
@@ -255,6 +257,8 @@ def suggest_many(curves: list, card_path: str | None = None, workers: int = 1, s
     split into chunks of ``chunk`` curves over local processes or a dask cluster."""
     chunks = list(_chunks(list(curves), chunk))
     results: list = [None] * len(chunks)
+    if scheduler is None and len(chunks) <= 1:
+        workers = 1
     with _using(runner, workers, scheduler) as runner:
         for k, out in runner.map(suggest_chunk, chunks, card_path, _card_sha256(card_path)):
             if isinstance(out, BaseException):

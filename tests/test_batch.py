@@ -43,7 +43,7 @@ def test_rows_and_error_rows(folder):
 def test_parallel_gives_the_same_rows(folder):
     paths = expand_inputs([str(folder)]) * 3
     one = run_batch(paths, workers=1, progress=False)
-    two = run_batch(paths, workers=2, progress=False)
+    two = run_batch(paths, workers=2, progress=False, chunk=4)  # several chunks: the pool is used
     assert json.dumps(one, sort_keys=True) == json.dumps(two, sort_keys=True)
 
 
