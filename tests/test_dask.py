@@ -114,3 +114,16 @@ def test_a_worker_with_another_bundle_is_refused(files, client, monkeypatch):
 def test_scheduler_local_makes_its_own_cluster(files):
     paths = sorted(files)[:20]
     assert run_batch(paths, workers=2, progress=False, scheduler="local") == run_batch(paths, workers=1, progress=False)
+
+
+def test_simulate_cli_with_scheduler_local(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    pytest.importorskip("sasmodels")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = tmp_path / "db.h5"
+    r = subprocess.run([sys.executable, "-m", "training.simulate", "--out", str(out), "--n", "9", "--chunk", "9",
+                        "--seed", "3", "--scheduler", "local", "--workers", "2"], cwd=root, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    with h5py.File(out) as f:
+        assert f["label"].shape == (9,) and bool(np.all(f["done"][:]))

@@ -131,13 +131,6 @@ def _results(todo: list[int], chunk: int, seed: int, workers: int, scheduler):
     from distributed import Client, LocalCluster
     from distributed import as_completed as dask_completed
 
-    cluster = None
-    if isinstance(scheduler, Client):
-        client, own = scheduler, False
-    else:
-        if scheduler == "local":
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
-        client, own = Client(cluster or scheduler, timeout="20s"), True
     def can_simulate() -> bool:  # nested: sent by value, so it runs even where training is absent
         import importlib.util
         try:
@@ -145,7 +138,15 @@ def _results(todo: list[int], chunk: int, seed: int, workers: int, scheduler):
         except ImportError:
             return False
 
+    cluster = client = None
+    own = not isinstance(scheduler, Client)
     try:
+        if not own:
+            client = scheduler
+        else:
+            if scheduler == "local":
+                cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
+            client = Client(cluster or scheduler, timeout="20s")
         missing = [w for w, ok in client.run(can_simulate).items() if not ok]
         if missing:
             raise SystemExit(f"dask workers {missing} cannot import training.simulate: start them from the "
@@ -155,7 +156,7 @@ def _results(todo: list[int], chunk: int, seed: int, workers: int, scheduler):
             yield fut.result()
             fut.release()
     finally:
-        if own:
+        if own and client is not None:
             client.close()
         if cluster is not None:
             cluster.close()
