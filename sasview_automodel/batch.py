@@ -1,8 +1,9 @@
 """Batch classification of many files: one row per dataset, error rows for bad files.
 
 Files are processed in chunks (one ONNX call per chunk), inline, in local worker processes,
-or on a dask.distributed cluster (``scheduler=``); each worker builds its Suggester once. The output (CSV or JSON) is written to a temporary file
-beside the target and renamed at the end, so an interrupted batch never leaves a half file.
+or on a dask.distributed cluster (``scheduler=``); each worker builds its Suggester once.
+The output (CSV or JSON) is written to a temporary file beside the target and renamed at the
+end, so an interrupted batch never leaves a half file.
 """
 from __future__ import annotations
 
@@ -140,12 +141,6 @@ class Runner:
         self._pool = self._client = self._cluster = None
         self._own_client = False
 
-    @property
-    def kind(self) -> str:
-        if self.scheduler is not None:
-            return "dask"
-        return "processes" if self.workers > 1 else "inline"
-
     def __enter__(self) -> "Runner":
         if self.scheduler is not None:
             try:
@@ -165,6 +160,8 @@ class Runner:
                 try:
                     self._client = Client(address, timeout=f"{self.connect_timeout}s")
                 except (OSError, TimeoutError) as exc:
+                    if self._cluster is not None:
+                        self._cluster.close()
                     raise AutomodelError(f"cannot reach the dask scheduler at {self.scheduler} ({exc}): start it "
                                          "(dask scheduler; dask worker ADDRESS) or check the address") from None
                 self._own_client = True
