@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -316,6 +317,7 @@ def measure(card_path: str | None = None, repeats: int = 300, n_batch: int = 100
             r["fit_all"] = {"curves": fit_curves, "seconds_per_curve": statistics.median(f["seconds"] for f in fits),
                             "runs": fits}
     r["peak_memory_mb"] = peak_memory_mb()
+    shutil.rmtree(tmp, ignore_errors=True)
     return r
 
 
