@@ -17,7 +17,8 @@ setup(
         "train": ["torch==2.13.0", "h5py>=3.8", "pyyaml>=6", "tqdm>=4.60", "onnx>=1.15", "scipy>=1.10", "matplotlib>=3.7"],
         "gui": ["sasview>=6.1", "setuptools<81"],  # SasView 6.1 imports pkg_resources
         "gui-test": ["sasview==6.1.3", "setuptools<81", "wheel", "pytest-qt>=4.4", "pytest-xvfb>=3"],
-        "dev": ["pytest>=8", "hypothesis>=6.100", "h5py>=3.8", "pyyaml>=6", "tqdm>=4.60"],
+        "dask": ["dask[distributed]>=2024.1"],  # batch/simulate --scheduler on a dask.distributed cluster
+        "dev": ["pytest>=8", "hypothesis>=6.100", "h5py>=3.8", "pyyaml>=6", "tqdm>=4.60", "dask[distributed]>=2024.1"],
     },
     entry_points={"console_scripts": ["sasview-automodel=sasview_automodel.cli:main"]},
     classifiers=[

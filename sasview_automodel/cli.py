@@ -1,4 +1,5 @@
-"""Command line: ``sasview-automodel suggest FILE... [--json] [--top K] [--q-unit A|nm]`` and ``info``."""
+"""Command line: ``sasview-automodel suggest FILE... [--json] [--top K] [--q-unit A|nm]``, ``batch``,
+``bench``, ``info`` and ``gui``."""
 from __future__ import annotations
 
 import argparse
@@ -70,7 +71,8 @@ def cmd_batch(args) -> int:
         print("error: no data files found in " + " ".join(args.inputs), file=sys.stderr)
         return 2
     try:
-        rows = run_batch(paths, args.model, args.q_unit, args.top, args.workers, progress=not args.quiet)
+        rows = run_batch(paths, args.model, args.q_unit, args.top, args.workers, progress=not args.quiet,
+                         scheduler=args.scheduler)
     except AutomodelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -78,6 +80,11 @@ def cmd_batch(args) -> int:
     print(summary(rows))
     print(f"wrote {args.out}")
     return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import run_bench
+    return run_bench(args)
 
 
 def cmd_gui(args) -> int:
@@ -148,11 +155,26 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("inputs", nargs="+", metavar="PATH|DIR|GLOB")
     b.add_argument("--out", required=True, help="results.csv or results.json (written atomically)")
     b.add_argument("--top", type=int, default=3, help="models per row (default 3)")
-    b.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="local worker processes")
+    b.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="local worker processes (default: one per core; 1 = in this process)")
+    b.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on an existing dask.distributed cluster (e.g. tcp://host:8786), or 'local' for a "
+                        "dask LocalCluster of --workers processes; needs the [dask] extra")
     b.add_argument("--q-unit", choices=["A", "nm"], default=None)
     b.add_argument("--model", help="model card of another bundle")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     b.set_defaults(func=cmd_batch)
+    m = sub.add_parser("bench", help="measure speed (single curve, batch, files, memory, imports) and "
+                                      "compare with fitting all catalog models")
+    m.add_argument("--model", help="model card of another bundle")
+    m.add_argument("--repeats", type=int, default=300, help="timed single calls (default 300)")
+    m.add_argument("--batch", type=int, default=10000, help="in-memory curves for the throughput rows")
+    m.add_argument("--files", type=int, default=1000, help="files written and classified for the file rows")
+    m.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes for the parallel rows")
+    m.add_argument("--fit-curves", type=int, default=1,
+                   help="curves fitted with all catalog models for the ratio (0 = skip the fit)")
+    m.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
+    m.set_defaults(func=cmd_bench)
     i = sub.add_parser("info", help="show the model card of the bundle")
     i.add_argument("--json", action="store_true")
     i.add_argument("--model", help="model card of another bundle")

@@ -43,7 +43,7 @@ def test_rows_and_error_rows(folder):
 def test_parallel_gives_the_same_rows(folder):
     paths = expand_inputs([str(folder)]) * 3
     one = run_batch(paths, workers=1, progress=False)
-    two = run_batch(paths, workers=2, progress=False)
+    two = run_batch(paths, workers=2, progress=False, chunk=4)  # several chunks: the pool is used
     assert json.dumps(one, sort_keys=True) == json.dumps(two, sort_keys=True)
 
 
@@ -66,3 +66,23 @@ def test_cli_batch(folder, tmp_path):
                         "--quiet", "--workers", "1"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "failed" in r.stdout and out.exists()
+
+
+def test_cli_bench_small_run_prints_the_table_and_goals(tmp_path):
+    out = tmp_path / "bench.json"
+    r = subprocess.run([sys.executable, "-m", "sasview_automodel", "bench", "--repeats", "5", "--batch", "40",
+                        "--files", "20", "--fit-curves", "0", "--workers", "1", "--json", str(out)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "suggest(): one in-memory curve" in r.stdout and "goals:" in r.stdout
+    data = json.load(open(out))
+    assert data["batch_files"]["rows_ok"] == 18 and data["batch_files"]["rows_error"] == 2
+    assert data["single"]["median"] > 0 and data["peak_memory_mb"]["self"] > 0
+
+
+def test_fit_baseline_fits_a_sphere_well():
+    pytest.importorskip("scipy")
+    from sasview_automodel.bench import fit_all_models, synthetic_curves
+    q, i, s, _ = synthetic_curves(1, seed=4)[0]
+    (fit,) = fit_all_models(q, i, s, models=["sphere"])
+    assert fit["model"] == "sphere" and fit["nfev"] > 1 and fit["seconds"] > 0

@@ -8,6 +8,7 @@ which chunks are finished, so an interrupted run resumes where it stopped and a 
 
     python -m training.simulate --out data/db.h5 --n 150000            # full database
     python -m training.simulate --out data/smoke.h5 --n 270 --chunk 27  # seconds
+    python -m training.simulate --out data/db.h5 --n 300000 --scheduler tcp://host:8786  # on a dask cluster
 """
 from __future__ import annotations
 
@@ -91,28 +92,74 @@ def open_database(path: str, n: int, chunk: int, seed: int) -> h5py.File:
     return f
 
 
-def run(out: str, n: int, chunk: int = 900, seed: int = 20241, workers: int = 2, progress: bool = True) -> str:
-    """Fill ``out`` with ``n`` parameter sets (rounded up to whole chunks), resuming if present."""
+def run(out: str, n: int, chunk: int = 900, seed: int = 20241, workers: int = 2, progress: bool = True,
+        scheduler=None) -> str:
+    """Fill ``out`` with ``n`` parameter sets (rounded up to whole chunks), resuming if present.
+
+    Chunks run in ``workers`` local processes, or on a dask.distributed cluster when
+    ``scheduler`` is given (an address such as ``tcp://host:8786``, a ``distributed.Client``,
+    or ``"local"`` for a LocalCluster of ``workers`` processes). Either way this process alone
+    writes the HDF5 file, and the content is identical: set ``i`` depends only on ``(seed, i)``.
+    """
     with open_database(out, n, chunk, seed) as f:
         n_chunks = -(-n // chunk)
         todo = [k for k in range(n_chunks) if not f["done"][k]]
         bar = tqdm(total=n_chunks * chunk, initial=(n_chunks - len(todo)) * chunk, unit="curve",
                    disable=not progress, desc="simulate")
+        for start, labels, curves, params, lengths in _results(todo, chunk, seed, workers, scheduler):
+            sl = slice(start, start + len(labels))
+            f["intensity"][sl] = curves
+            f["label"][sl] = labels
+            f["params"][sl] = params
+            f["lengths"][sl] = lengths
+            f.flush()
+            f["done"][start // chunk] = True
+            f.flush()
+            bar.update(len(labels))
+        bar.close()
+    return out
+
+
+def _results(todo: list[int], chunk: int, seed: int, workers: int, scheduler):
+    """Chunk results in completion order, from local processes or a dask cluster."""
+    if scheduler is None:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             futures = [pool.submit(simulate_chunk, k * chunk, (k + 1) * chunk, seed) for k in todo]
             for fut in as_completed(futures):
-                start, labels, curves, params, lengths = fut.result()
-                sl = slice(start, start + len(labels))
-                f["intensity"][sl] = curves
-                f["label"][sl] = labels
-                f["params"][sl] = params
-                f["lengths"][sl] = lengths
-                f.flush()
-                f["done"][start // chunk] = True
-                f.flush()
-                bar.update(len(labels))
-        bar.close()
-    return out
+                yield fut.result()
+        return
+    from distributed import Client, LocalCluster
+    from distributed import as_completed as dask_completed
+
+    def can_simulate() -> bool:  # nested: sent by value, so it runs even where training is absent
+        import importlib.util
+        try:
+            return importlib.util.find_spec("training.simulate") is not None
+        except ImportError:
+            return False
+
+    cluster = client = None
+    own = not isinstance(scheduler, Client)
+    try:
+        if not own:
+            client = scheduler
+        else:
+            if scheduler == "local":
+                cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
+            client = Client(cluster or scheduler, timeout="20s")
+        missing = [w for w, ok in client.run(can_simulate).items() if not ok]
+        if missing:
+            raise SystemExit(f"dask workers {missing} cannot import training.simulate: start them from the "
+                             "repository folder (or put it on PYTHONPATH) with sasview-automodel[train] installed")
+        futures = [client.submit(simulate_chunk, k * chunk, (k + 1) * chunk, seed, pure=False) for k in todo]
+        for fut in dask_completed(futures):
+            yield fut.result()
+            fut.release()
+    finally:
+        if own and client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,9 +168,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=150_000, help="number of parameter sets")
     ap.add_argument("--chunk", type=int, default=900, help="parameter sets per task (a multiple of 9)")
     ap.add_argument("--seed", type=int, default=20241)
-    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                    help="local processes (or LocalCluster workers with --scheduler local)")
+    ap.add_argument("--scheduler", metavar="ADDRESS",
+                    help="submit chunks to an existing dask.distributed cluster (tcp://host:8786), or 'local' "
+                         "for a dask LocalCluster; this process still writes the HDF5 file")
     args = ap.parse_args(argv)
-    run(args.out, args.n, args.chunk, args.seed, args.workers, progress=sys.stderr.isatty() or True)
+    run(args.out, args.n, args.chunk, args.seed, args.workers, progress=sys.stderr.isatty() or True,
+        scheduler=args.scheduler)
     return 0
 
 

@@ -1,0 +1,462 @@
+"""``sasview-automodel bench``: where the time goes, measured in one run.
+
+Rows (all in this process unless stated):
+
+* import time of the package and of the GUI plugin module (fresh interpreters, median of 3);
+  the Qt panel needs PySide6 and is measured only where it is installed
+* ``Suggester()`` construction (card check, sha256, ONNX session)
+* one in-memory curve end to end (``suggest(q, I, sigma)``), median and p95, and its stages:
+  validation (``make_curve``), featurize (``grid.featurize``), ONNX, scoring + result objects
+* load + suggest one file, median and p95, over the packaged example formats when present
+* batch throughput of in-memory curves (one process, and over ``--workers`` processes) and of
+  files (``run_batch`` on a folder of generated column files with some bad ones), per stage
+* peak memory (``resource.getrusage``: this process and its children)
+* fitting every catalog model to the same curve with sasmodels + scipy ``least_squares`` (the
+  "fit everything, keep the best chi-square" alternative) and the speed-up ratios.
+
+The fit is a deliberately cheap version of what a user does: no polydispersity, no
+resolution, one start per model from sasmodels' default values, scale, background and the
+model's size parameters free (log-scaled, within broad bounds), at most 400 evaluations per
+model, kernels compiled before timing. A real fit (polydispersity, resolution, several
+starts) costs more, so the ratio is a lower bound.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+# -- synthetic data ---------------------------------------------------------------------------
+
+
+def sphere_intensity(q: np.ndarray, radius: float) -> np.ndarray:
+    x = q * radius
+    return (3 * (np.sin(x) - x * np.cos(x)) / x**3) ** 2
+
+
+def synthetic_curves(n: int, n_points: int = 200, seed: int = 0) -> list[tuple]:
+    """``n`` noisy polydisperse-looking sphere curves (q, I, sigma, dq) with varied q windows."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        qmin = 10 ** rng.uniform(-3.0, -2.0)
+        qmax = qmin * 10 ** rng.uniform(1.3, 2.5)
+        q = np.geomspace(qmin, min(qmax, 0.9), n_points)
+        r = 10 ** rng.uniform(1.3, 2.5)
+        radii = r * (1 + 0.08 * rng.standard_normal(5))
+        i = 100 * np.mean([sphere_intensity(q, x) for x in radii], axis=0) + 10 ** rng.uniform(-4, -1)
+        sigma = 0.02 * i + 1e-5
+        out.append((q, i * (1 + 0.02 * rng.standard_normal(n_points)), sigma, 0.05 * q))
+    return out
+
+
+BAD_KINDS = ("empty", "junk", "few_points", "negative", "out_of_range", "header_only")
+
+
+def _write_bad(path: str, kind: str) -> None:
+    if kind == "empty":
+        open(path, "w").close()
+    elif kind == "junk":
+        with open(path, "wb") as f:
+            f.write(bytes(range(256)) * 4)
+    elif kind == "few_points":
+        np.savetxt(path, np.column_stack([np.geomspace(0.01, 0.1, 5), np.ones(5)]))
+    elif kind == "negative":
+        np.savetxt(path, np.column_stack([np.geomspace(0.01, 0.1, 50), -np.ones(50)]))
+    elif kind == "out_of_range":
+        np.savetxt(path, np.column_stack([np.geomspace(5, 50, 50), np.ones(50)]))
+    else:
+        with open(path, "w") as f:
+            f.write("# Q I dI\n")
+
+
+def make_dataset_folder(folder: str, n: int, bad_every: int = 10, seed: int = 0,
+                        n_points: int = 200) -> dict[str, str]:
+    """Write ``n`` files into ``folder``: column files of synthetic curves, and every
+    ``bad_every``-th one broken in one of several ways (``BAD_KINDS``). Returns
+    ``{path: "ok" | kind}``."""
+    os.makedirs(folder, exist_ok=True)
+    curves = synthetic_curves(n, n_points, seed)
+    expected = {}
+    for k, (q, i, s, dq) in enumerate(curves):
+        if bad_every and k % bad_every == bad_every - 1:
+            kind = BAD_KINDS[(k // bad_every) % len(BAD_KINDS)]
+            path = os.path.join(folder, f"curve{k:06d}_{kind}.txt")
+            _write_bad(path, kind)
+        else:
+            kind, path = "ok", os.path.join(folder, f"curve{k:06d}.txt")
+            np.savetxt(path, np.column_stack([q, i, s, dq]), fmt="%.6e", header="Q(1/A) I(1/cm) dI(1/cm) dQ(1/A)")
+        expected[path] = kind
+    return expected
+
+
+# -- timing helpers ---------------------------------------------------------------------------
+
+
+def timed(fn, repeats: int) -> list[float]:
+    out = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def _stats(values: list[float]) -> dict:
+    return {"median": statistics.median(values), "p95": float(np.quantile(values, 0.95)), "n": len(values)}
+
+
+def import_time(module: str, repeats: int = 3) -> float | str:
+    """Seconds to import ``module`` in a fresh interpreter (median), or why it cannot be imported."""
+    code = ("import time; t = time.perf_counter(); import " + module + "; print(time.perf_counter() - t)")
+    times = []
+    for _ in range(repeats):
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        if r.returncode:
+            last = (r.stderr.strip().splitlines() or ["failed"])[-1]
+            return last
+        times.append(float(r.stdout.strip().splitlines()[-1]))
+    return statistics.median(times)
+
+
+def peak_memory_mb() -> dict:
+    scale = 1 / 1024 if sys.platform != "darwin" else 1 / 2**20  # ru_maxrss: KiB on Linux, bytes on macOS
+    return {"self": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale,
+            "children": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * scale}
+
+
+# -- the fit-everything baseline --------------------------------------------------------------
+
+
+def fit_all_models(q, intensity, sigma, models=None, max_nfev: int = 400, log=None) -> list[dict]:
+    """Fit each model with scipy least_squares; returns one dict per model (time, chi2, nfev)."""
+    os.environ.setdefault("SAS_OPENCL", "none")
+    from scipy.optimize import least_squares
+    from sasmodels.core import load_model
+    from sasmodels.direct_model import call_kernel
+
+    from . import catalog
+
+    out = []
+    for name in models or catalog.CLASS_NAMES:
+        spec = catalog.get(name)
+        model = load_model(name)
+        kernel = model.make_kernel([np.asarray(q, float)])
+        defaults = {p.name: p.default for p in model.info.parameters.kernel_parameters}
+        free = ["scale", "background"] + list(spec.start_params)
+        x0 = np.log10([max(abs(intensity[0]), 1e-3) * 1e-2 if k == "scale" else
+                       max(abs(intensity[-1]), 1e-6) if k == "background" else
+                       max(defaults.get(k, 1.0), 1e-3) for k in free])
+        # bounds a careful user sets: sizes 1 A..2 um, axis ratios 0.02..50, scale and
+        # background over many decades (unbounded sizes let a fit wander to lengths where
+        # the orientation average takes seconds per evaluation)
+        lo = np.log10([1e-10 if k in ("scale", "background") else 0.02 if catalog._slot_kind(k) == "ratio" else 1.0
+                       for k in free])
+        hi = np.log10([1e10 if k == "scale" else 1e4 if k == "background" else
+                       50.0 if catalog._slot_kind(k) == "ratio" else 2e4 for k in free])
+        x0 = np.clip(x0, lo + 1e-9, hi - 1e-9)
+        fixed = {k: v for k, v in defaults.items() if k not in free}
+
+        def residuals(x):
+            pars = dict(fixed, **dict(zip(free, 10 ** x)))
+            return (np.asarray(call_kernel(kernel, pars)) - intensity) / sigma
+
+        residuals(x0)  # kernel compiled and loaded before the clock starts
+        t = time.perf_counter()
+        res = least_squares(residuals, x0, bounds=(lo, hi), method="trf", max_nfev=max_nfev)
+        dt = time.perf_counter() - t
+        out.append({"model": name, "seconds": dt, "nfev": int(res.nfev),
+                    "chi2_reduced": float(2 * res.cost / max(len(q) - len(free), 1))})
+        if log:
+            log(f"  {name}: {dt:.2f} s, {res.nfev} evaluations")
+    return out
+
+
+# -- the benchmark ----------------------------------------------------------------------------
+
+
+def measure(card_path: str | None = None, repeats: int = 300, n_batch: int = 10000, n_files: int = 1000,
+            workers: int = 2, fit_curves: int = 1, log=print) -> dict:
+    """Run every measurement; returns a JSON-ready dict (seconds)."""
+    from . import grid
+    from .batch import ONNX_BATCH, Runner, expand_inputs, run_batch, suggest_many
+    from .curve import load_file, make_curve
+    from .suggest import Suggester
+
+    r: dict = {"machine": machine(), "card": card_path or "packaged"}
+    log("imports (fresh interpreters)...")
+    r["import"] = {m: import_time(m) for m in ("sasview_automodel", "sasview_automodel.gui.logic",
+                                                "sasview_automodel.gui.panel")}
+    t = time.perf_counter()
+    s = Suggester(card_path)
+    r["suggester_init"] = time.perf_counter() - t
+    s1 = Suggester(card_path, threads=1)
+    r["bundle"] = {"onnx_bytes": os.path.getsize(s.bundle.onnx_path), "name": s.bundle.card.get("name")}
+
+    log("single in-memory curves...")
+    curves = synthetic_curves(max(repeats, 50), seed=1)
+    for c in curves[:20]:
+        s.suggest(c[0], c[1], sigma=c[2], dq=c[3])
+    it = iter(curves * 2)
+    r["single"] = _stats(timed(lambda: _one(s, next(it)), repeats))
+    # stages of one call (same curves, one at a time)
+    cs = [make_curve(q, i, sg, dq) for q, i, sg, dq in curves[:repeats]]
+    st = {"validation": _stats([_t(lambda c=c: make_curve(*c)) for c in curves[:repeats]]),
+          "featurize": _stats([_t(lambda c=c: grid.featurize(*c.as_tuple())) for c in cs])}
+    feats = [grid.featurize(*c.as_tuple())[0][None] for c in cs]
+    st["onnx"] = _stats([_t(lambda f=f: s.bundle.run(f)) for f in feats])
+    st["onnx_1thread"] = _stats([_t(lambda f=f: s1.bundle.run(f)) for f in feats])
+    st["suggest_curves"] = _stats([_t(lambda c=c: s.suggest_curves([c])) for c in cs])
+    st["scoring_and_results"] = {"median": max(st["suggest_curves"]["median"] - st["featurize"]["median"]
+                                               - st["onnx"]["median"], 0.0)}
+    r["single_stages"] = st
+    r["peak_memory_mb_after_single"] = peak_memory_mb()["self"]
+
+    log("one file...")
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    examples = os.path.join(here, "examples")
+    tmp = tempfile.mkdtemp(prefix="automodel-bench-")
+    files = sorted(os.path.join(examples, f) for f in os.listdir(examples)
+                   if not f.endswith(".py")) if os.path.isdir(examples) else []
+    if not files:
+        files = [p for p, k in make_dataset_folder(os.path.join(tmp, "one"), 5, bad_every=0).items()]
+    for f in files:
+        s.suggest_file(f)
+    n_file = max(repeats // 5, 3 * len(files))
+    seq = [files[k % len(files)] for k in range(n_file)]
+    r["file"] = _stats([_t(lambda f=f: s.suggest_file(f)) for f in seq])
+    r["file_load"] = _stats([_t(lambda f=f: load_file(f)) for f in seq])
+    r["file_formats"] = sorted({os.path.splitext(f)[1] for f in files})
+    r["file_by_name"] = {os.path.basename(f): statistics.median(_t(lambda f=f: s.suggest_file(f)) for _ in range(5))
+                         for f in files}
+
+    log(f"batch of {n_batch} in-memory curves...")
+    big = synthetic_curves(n_batch, seed=2)
+    t = time.perf_counter()
+    bc = [make_curve(q, i, sg, dq) for q, i, sg, dq in big]
+    t_val = time.perf_counter() - t
+    t = time.perf_counter()
+    f_all, infos = grid.featurize_many(c.as_tuple() for c in bc)
+    t_feat = time.perf_counter() - t
+    def onnx_time(sug) -> float:
+        t = time.perf_counter()
+        outs = [sug.bundle.run(f_all[i:i + ONNX_BATCH]) for i in range(0, n_batch, ONNX_BATCH)]
+        return time.perf_counter() - t, {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
+
+    t_onnx, out = onnx_time(s)
+    t_onnx1, _ = onnx_time(s1)
+    t = time.perf_counter()
+    s.bundle.run(f_all)
+    t_onnx_one_call = time.perf_counter() - t
+    t_score = _scoring_seconds(s, f_all, out, t_onnx)
+    t = time.perf_counter()
+    s.suggest_batch(big)
+    t_api = time.perf_counter() - t
+    t = time.perf_counter()
+    suggest_many(bc, card_path, workers=1)
+    t_many = time.perf_counter() - t
+    r["batch_memory"] = {
+        "n": n_batch, "seconds": t_api, "curves_per_s": n_batch / t_api,
+        "suggest_many_seconds": t_many, "suggest_many_curves_per_s": n_batch / t_many,
+        "stages_per_curve": {
+            "validation (make_curve)": t_val / n_batch, "featurize": t_feat / n_batch,
+            f"onnx, batches of {ONNX_BATCH}, {s.bundle.session.get_session_options().intra_op_num_threads} threads":
+                t_onnx / n_batch,
+            f"onnx, batches of {ONNX_BATCH}, 1 thread": t_onnx1 / n_batch,
+            f"onnx, one call of {n_batch}": t_onnx_one_call / n_batch,
+            "scoring (softmax, Mahalanobis, confidence)": t_score / n_batch,
+            "results (ranking, parameters, Suggestion)":
+                max(t_many - t_feat - t_onnx1 - t_score, 0) / n_batch}}  # suggest_many gets validated curves
+    r["peak_memory_mb_after_batch"] = peak_memory_mb()["self"]
+    if workers > 1:
+        with Runner(workers) as runner:
+            t = time.perf_counter()
+            suggest_many(bc[: 2 * workers], card_path, runner=runner, chunk=2)  # workers up, sessions made
+            t_start = time.perf_counter() - t
+            t = time.perf_counter()
+            suggest_many(bc, card_path, runner=runner, chunk=max(ONNX_BATCH, n_batch // (4 * workers)))
+            t_par = time.perf_counter() - t
+        r["batch_memory_parallel"] = {"n": n_batch, "workers": workers, "seconds": t_par, "startup_s": t_start,
+                                      "curves_per_s": n_batch / t_par}
+
+    log(f"batch of {n_files} files...")
+    expected = make_dataset_folder(os.path.join(tmp, "files"), n_files, seed=3)
+    paths = expand_inputs([os.path.join(tmp, "files")])
+    t = time.perf_counter()
+    rows = run_batch(paths, card_path, workers=1, progress=False)
+    t_files = time.perf_counter() - t
+    n_ok = sum(not row["error"] for row in rows)
+    r["batch_files"] = {"n": n_files, "good": sum(k == "ok" for k in expected.values()), "rows_ok": n_ok,
+                        "rows_error": len(rows) - n_ok, "seconds": t_files, "files_per_s": n_files / t_files}
+    if workers > 1:
+        t = time.perf_counter()
+        rows2 = run_batch(paths, card_path, workers=workers, progress=False)
+        t_files2 = time.perf_counter() - t
+        r["batch_files_parallel"] = {"n": n_files, "workers": workers, "seconds": t_files2,
+                                     "files_per_s": n_files / t_files2, "same_rows": rows2 == rows}
+
+    if fit_curves:
+        log(f"fitting all {len(s.classes)} models with sasmodels ({fit_curves} curve(s))...")
+        fits = []
+        try:
+            for q, i, sg, _ in synthetic_curves(fit_curves, seed=4):
+                per_model = fit_all_models(q, i, sg, s.classes, log=log)
+                fits.append({"seconds": sum(m["seconds"] for m in per_model), "models": per_model})
+        except ImportError as exc:  # scipy or sasmodels missing: say so, keep the other rows
+            log(f"fit baseline skipped: {exc}")
+        if fits:
+            r["fit_all"] = {"curves": fit_curves, "seconds_per_curve": statistics.median(f["seconds"] for f in fits),
+                            "runs": fits}
+    r["peak_memory_mb"] = peak_memory_mb()
+    shutil.rmtree(tmp, ignore_errors=True)
+    return r
+
+
+def _scoring_seconds(s, feats: np.ndarray, out: dict, onnx_seconds: float) -> float:
+    """Seconds spent turning network outputs into probabilities, outlier scores and confidence."""
+    from . import scoring
+    from .batch import ONNX_BATCH
+
+    if hasattr(s, "score"):  # Suggesters with score(features): network + scoring in one call
+        t = time.perf_counter()
+        for i in range(0, len(feats), ONNX_BATCH):
+            s.score(feats[i:i + ONNX_BATCH])
+        return max(time.perf_counter() - t - onnx_seconds, 0.0)
+    t = time.perf_counter()
+    probs = scoring.softmax(out["logits"], s.temperature)
+    sc = scoring.mahalanobis_min(out["embedding"], s.ood_means, s.ood_precision)
+    scoring.confidence(probs.max(axis=1), sc, s.ood_threshold)
+    return time.perf_counter() - t
+
+
+def _t(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def _one(s, c):
+    return s.suggest(c[0], c[1], sigma=c[2], dq=c[3])
+
+
+def machine() -> dict:
+    import onnxruntime
+    try:
+        load = os.getloadavg()
+    except OSError:
+        load = None
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "numpy": np.__version__, "onnxruntime": onnxruntime.__version__,
+            "loadavg_at_start": load, "time": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+def report(r: dict) -> str:
+    """The table and the ratios."""
+    def ms(v):
+        return f"{1e3 * v:9.3f} ms"
+
+    def us(v):
+        return f"{1e6 * v:7.0f} us"
+
+    m = r["machine"]
+    lines = [f"machine  {m['cpu']}, {m['cores']} cores, Python {m['python']}, onnxruntime {m['onnxruntime']}, "
+             f"load average at start {m['loadavg_at_start'][0]:.2f}" if m["loadavg_at_start"] else "",
+             f"bundle   {r['card']} ({r['bundle']['name']}, ONNX {r['bundle']['onnx_bytes'] / 1e6:.2f} MB)", ""]
+    lines.append(f"{'measure':58s} {'median':>12s} {'p95':>12s}")
+    for mod, v in r["import"].items():
+        lines.append(f"{'import ' + mod:58s} " + (f"{ms(v):>12s}" if isinstance(v, float) else f"  not measured: {v}"))
+    lines.append(f"{'Suggester() (card, sha256, ONNX session)':58s} {ms(r['suggester_init']):>12s}")
+    sg = r["single"]
+    lines.append(f"{'suggest(): one in-memory curve, 200 points, end to end':58s} {ms(sg['median']):>12s} {ms(sg['p95']):>12s}")
+    for k, v in r["single_stages"].items():
+        if k == "suggest_curves":
+            continue
+        lines.append(f"{'  ' + k.replace('_', ' '):58s} {ms(v['median']):>12s}"
+                     + (f" {ms(v['p95']):>12s}" if "p95" in v else ""))
+    f = r["file"]
+    lines.append(f"{'suggest_file(): load + suggest one file ' + '/'.join(r['file_formats']):58s} "
+                 f"{ms(f['median']):>12s} {ms(f['p95']):>12s}")
+    lines.append(f"{'  of which load_file (sasdata)':58s} {ms(r['file_load']['median']):>12s} {ms(r['file_load']['p95']):>12s}")
+    for name, v in r.get("file_by_name", {}).items():
+        lines.append(f"{'    ' + name:58s} {ms(v):>12s}")
+    b = r["batch_memory"]
+    lines.append("")
+    lines.append(f"{'throughput':58s} {'curves/s':>12s} {'total':>12s}")
+    lines.append(f"{'suggest_batch(): ' + str(b['n']) + ' in-memory curves, 1 process, 1 call':58s} "
+                 f"{b['curves_per_s']:12,.0f} {b['seconds']:11.2f}s")
+    lines.append(f"{'suggest_many(): ' + str(b['n']) + ' in-memory curves, 1 process':58s} "
+                 f"{b['suggest_many_curves_per_s']:12,.0f} {b['suggest_many_seconds']:11.2f}s")
+    for k, v in b["stages_per_curve"].items():
+        lines.append(f"{'  ' + k.replace('_', ' ') + ' per curve':58s} {us(v):>12s}")
+    if "batch_memory_parallel" in r:
+        p = r["batch_memory_parallel"]
+        label = f"suggest_many(): {p['n']} in-memory curves, {p['workers']} processes"
+        lines.append(f"{label:58s} "
+                     f"{p['curves_per_s']:12,.0f} {p['seconds']:11.2f}s  (+{p['startup_s']:.2f}s start-up)")
+    bf = r["batch_files"]
+    lines.append(f"{'run_batch(): ' + str(bf['n']) + ' files, 1 process':58s} {bf['files_per_s']:12,.0f} "
+                 f"{bf['seconds']:11.2f}s  ({bf['rows_ok']} rows, {bf['rows_error']} error rows)")
+    if "batch_files_parallel" in r:
+        p = r["batch_files_parallel"]
+        label = f"run_batch(): {p['n']} files, {p['workers']} processes"
+        lines.append(f"{label:58s} "
+                     f"{p['files_per_s']:12,.0f} {p['seconds']:11.2f}s  (same rows: {p['same_rows']})")
+    pm = r["peak_memory_mb"]
+    lines.append(f"{'peak memory (max RSS) after the single-curve rows':58s} {r['peak_memory_mb_after_single']:9.0f} MB")
+    lines.append(f"{'  after the batch rows (one ONNX call of ' + str(b['n']) + ' curves)':58s} "
+                 f"{r['peak_memory_mb_after_batch']:9.0f} MB")
+    lines.append(f"{'  at the end: this process / largest worker process':58s} {pm['self']:9.0f} MB {pm['children']:9.0f} MB")
+    if "fit_all" in r:
+        fa = r["fit_all"]
+        lines.append("")
+        lines.append(f"fit all {len(fa['runs'][0]['models'])} models (sasmodels + least_squares, no polydispersity, "
+                     "one start each; a lower bound):")
+        for mdl in fa["runs"][0]["models"]:
+            lines.append(f"  {mdl['model']:22s} {mdl['seconds']:8.3f} s  {mdl['nfev']:4d} evaluations  "
+                         f"chi2/N {mdl['chi2_reduced']:.3g}")
+        lines.append(f"{'  total per curve':24s} {fa['seconds_per_curve']:8.3f} s")
+    lines.append("")
+    lines.append("ratios")
+    best = max(b["curves_per_s"], b["suggest_many_curves_per_s"], r.get("batch_memory_parallel", {}).get("curves_per_s", 0))
+    lines.append(f"  batch per curve (best row) / single call  {1 / best / sg['median']:8.2f}")
+    if "fit_all" in r:
+        fa = r["fit_all"]["seconds_per_curve"]
+        lines.append(f"  fit all models / suggest() in memory      {fa / sg['median']:10,.0f}x")
+        lines.append(f"  fit all models / load + suggest one file  {fa / f['median']:10,.0f}x")
+        lines.append(f"  fit all models / batch per curve (best)   {fa * best:10,.0f}x")
+    lines.append("goals: one curve <= 5 ms median: " + _ok(sg["median"] <= 5e-3)
+                 + f"; batch >= 5,000 curves/s in memory: "
+                 + _ok(max(b["curves_per_s"], b["suggest_many_curves_per_s"],
+                           r.get("batch_memory_parallel", {}).get("curves_per_s", 0)) >= 5000)
+                 + ("; >= 1000x faster than fitting: " + _ok(r["fit_all"]["seconds_per_curve"] / sg["median"] >= 1000)
+                    if "fit_all" in r else ""))
+    return "\n".join(lines)
+
+
+def _ok(flag: bool) -> str:
+    return "met" if flag else "NOT met"
+
+
+def run_bench(args) -> int:
+    r = measure(args.model, args.repeats, args.batch, args.files, args.workers, args.fit_curves,
+                log=lambda msg: print(msg, file=sys.stderr))
+    print(report(r))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(r, f, indent=1, default=float)
+    return 0
