@@ -105,7 +105,8 @@ def featurize(q: np.ndarray, intensity: np.ndarray, sigma: np.ndarray | None = N
         if s is not None and np.all(np.isfinite(s)) and np.any(s > 0):
             s_log = np.maximum(s / (intensity[inside][order] * _LN10), 1e-4)
             # points without a usable sigma borrow the median of the others
-            s_log = np.where(s > 0, s_log, np.median(s_log[s > 0]))
+            if not np.all(s > 0):
+                s_log = np.where(s > 0, s_log, np.median(s_log[s > 0]))
     estimated = s_log is None
     if estimated:
         s_log = np.full(y.size, estimate_log_noise(y))
