@@ -55,15 +55,9 @@ def topk(probs: np.ndarray, labels: np.ndarray, k: int) -> float:
 
 
 def ece(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
-    conf = probs.max(1)
-    correct = probs.argmax(1) == labels
-    edges = np.linspace(0, 1, bins + 1)
-    total = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        m = (conf > lo) & (conf <= hi)
-        if m.any():
-            total += m.mean() * abs(conf[m].mean() - correct[m].mean())
-    return float(total)
+    """Expected calibration error of the top-1 probability."""
+    from training.ood import ece as ece_of_confidence
+    return ece_of_confidence(probs.max(1), (probs.argmax(1) == labels).astype(float), bins)
 
 
 def confusion(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
