@@ -254,3 +254,86 @@ def decode_targets(values: np.ndarray, label: int, q_ref: float) -> dict[str, fl
         v = float(values[s])
         out[name] = 10 ** v / q_ref if kind == "length" else 10 ** v if kind == "ratio" else min(max(v / 4.0, 0.0), 0.4)
     return out
+
+
+# -- structure factors (issue 9: concentrated samples, P(q)@S(q)) ------------------------------
+# The ONE table of structure factors the simulated database may multiply a form factor with.
+# A product ``form@name`` uses sasmodels' own effective radius (``radius_effective_mode``, the
+# mode named in EFFECTIVE_RADIUS_MODE for each form factor, looked up by name in the product
+# model's choices) and the plain product ``P*S`` (``structure_factor_mode`` 0), as SasView's
+# Fitting page does by default. ``volfraction`` is the volume fraction S sees (for a vesicle the
+# enclosed volume, see training/simulate.py). Ranges are chosen so that a good part of the draws
+# shows an S(q) that the eye sees, while the dilute-looking end stays in (realistic samples).
+@dataclass(frozen=True)
+class StructureFactor:
+    """One sasmodels structure factor: how to draw its parameters (radius_effective excluded:
+    sasmodels computes it from the form factor)."""
+
+    name: str                      # sasmodels model name
+    label: str
+    params: tuple[Param, ...]      # volfraction first
+    weight: float = 1.0            # relative frequency among products (0 = never drawn)
+    fixed: dict = field(default_factory=dict)
+
+    def draw(self, rng: np.random.Generator) -> dict[str, float]:
+        values: dict[str, float] = dict(self.fixed)
+        for p in self.params:
+            values[p.name] = p.draw(rng, values)
+        return values
+
+
+STRUCTURE_FACTORS: tuple[StructureFactor, ...] = (
+    StructureFactor(
+        name="hardsphere", label="Hard sphere (Percus-Yevick)",
+        params=(Param("volfraction", 0.01, 0.45, log=False),),
+    ),
+    StructureFactor(
+        # Charged spheres, rescaled MSA: 1:1 salt 0.1-30 mM keeps the Debye length comparable
+        # to the particle, so the repulsion gives a correlation peak even at low volume fraction.
+        name="hayter_msa", label="Charged spheres (Hayter-Penfold MSA)",
+        params=(Param("volfraction", 0.01, 0.30, log=False), Param("charge", 5.0, 80.0),
+                Param("temperature", 283.0, 343.0, log=False), Param("concentration_salt", 1e-4, 0.03),
+                Param("dielectconst", 65.0, 80.0, log=False)),
+    ),
+    StructureFactor(
+        # Baxter adhesive spheres; tau (stickiness) small = sticky. perturb within sasmodels' limits.
+        name="stickyhardsphere", label="Sticky hard sphere (Baxter)",
+        params=(Param("volfraction", 0.01, 0.45, log=False), Param("perturb", 0.01, 0.1, log=False),
+                Param("stickiness", 0.1, 2.0)),
+    ),
+    StructureFactor(
+        # Square-well MSA is valid only at low volume fraction (sasmodels' limit is 0.08).
+        name="squarewell", label="Square well (MSA)",
+        params=(Param("volfraction", 0.01, 0.08, log=False), Param("welldepth", 0.3, 1.2, log=False),
+                Param("wellwidth", 1.1, 1.5, log=False)),
+    ),
+)
+SQ_NAMES: tuple[str, ...] = tuple(s.name for s in STRUCTURE_FACTORS)
+
+# radius_effective_mode per form factor, by the name sasmodels gives the choice: the particle's
+# own radius for spheres and shells, the equivalent-volume sphere for anisotropic bodies.
+EFFECTIVE_RADIUS_MODE: dict[str, str] = {
+    "sphere": "radius",
+    "core_shell_sphere": "outer radius",
+    "vesicle": "outer radius",
+    "ellipsoid": "equivalent volume sphere",
+    "core_shell_ellipsoid": "equivalent volume sphere",
+    "cylinder": "equivalent volume sphere",
+    "core_shell_cylinder": "equivalent volume sphere",
+    "hollow_cylinder": "equivalent outer volume sphere",
+    "parallelepiped": "equivalent volume sphere",
+}
+
+# Hollow bodies: sasmodels hands S the volume fraction of P@S times the form:shell volume ratio
+# (S sees the enclosed volume). The database draws the fraction S sees, so for these classes the
+# product gets volfraction / ratio (ratio from the mean dimensions; the value S really used is
+# stored with the curve).
+HOLLOW_VOLUME_RATIO: dict[str, Callable[[dict], float]] = {
+    "vesicle": lambda p: (p["radius"] + p["thickness"]) ** 3 / ((p["radius"] + p["thickness"]) ** 3 - p["radius"] ** 3),
+    "hollow_cylinder": lambda p: (p["radius"] + p["thickness"]) ** 2 / ((p["radius"] + p["thickness"]) ** 2 - p["radius"] ** 2),
+}
+
+
+def structure_factor_index(name: str) -> int:
+    """Position of a structure factor in STRUCTURE_FACTORS (the database's ``sq_label``)."""
+    return SQ_NAMES.index(name)

@@ -103,6 +103,20 @@ def test_simulate_on_local_cluster_writes_the_same_database(client, tmp_path):
         assert b["label"].shape == (27,) and bool(np.all(b["done"][:]))
 
 
+def test_simulate_products_on_local_cluster_writes_the_same_database(client, tmp_path):
+    h5py = pytest.importorskip("h5py")
+    pytest.importorskip("sasmodels")
+    from training import simulate
+
+    local, dask_db = str(tmp_path / "local.h5"), str(tmp_path / "dask.h5")
+    simulate.run(local, 18, chunk=9, seed=5, workers=1, progress=False, sq_fraction=0.5)
+    simulate.run(dask_db, 18, chunk=9, seed=5, progress=False, scheduler=client, sq_fraction=0.5)
+    with h5py.File(local) as a, h5py.File(dask_db) as b:
+        assert (a["sq_label"][:] >= 0).any()
+        for name in ("intensity", "label", "params", "lengths", "sq_label", "sq_params"):
+            assert np.array_equal(a[name][:], b[name][:]), name
+
+
 def test_a_worker_with_another_bundle_is_refused(files, client, monkeypatch):
     from sasview_automodel import batch
     from sasview_automodel.errors import BundleError

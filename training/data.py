@@ -28,6 +28,7 @@ class Database:
     index: np.ndarray        # parameter-set index of each row
     params: np.ndarray | None = None
     slot_values: np.ndarray | None = None   # (n, len(REGRESSION_SLOTS)) raw start-parameter values
+    sq_label: np.ndarray | None = None      # (n,) int8: -1 dilute, else row of catalog.STRUCTURE_FACTORS
 
     def __len__(self) -> int:
         return len(self.label)
@@ -37,7 +38,8 @@ class Database:
         keep = np.isin(mod, SPLITS[split]) if split in SPLITS else ~np.isin(mod, sum(SPLITS.values(), ()))
         return Database(self.q, self.intensity[keep], self.label[keep], self.lengths[keep], self.index[keep],
                         None if self.params is None else self.params[keep],
-                        None if self.slot_values is None else self.slot_values[keep])
+                        None if self.slot_values is None else self.slot_values[keep],
+                        None if self.sq_label is None else self.sq_label[keep])
 
 
 def load_database(path: str, limit: int | None = None, with_params: bool = False) -> Database:
@@ -64,10 +66,11 @@ def load_database(path: str, limit: int | None = None, with_params: bool = False
             ok[i] = CLASSES[labels[i]].allows(pars)
             slots[i] = [pars[name] if k == labels[i] else 0.0 for k, name, _ in REGRESSION_SLOTS]
         stop = int(np.flatnonzero(ok)[-1]) + 1 if ok.any() else 0
+        sq_label = f["sq_label"][:].astype(np.int8) if "sq_label" in f else np.full(len(labels), -1, np.int8)
         db = Database(
             q=f["q"][:], intensity=f["intensity"][:stop][ok[:stop]], label=labels[ok],
             lengths=f["lengths"][:stop][ok[:stop]], index=np.flatnonzero(ok),
-            params=params[ok] if with_params else None, slot_values=slots[ok],
+            params=params[ok] if with_params else None, slot_values=slots[ok], sq_label=sq_label[ok],
         )
     return db
 
