@@ -6,11 +6,12 @@ flat background are solved exactly (linear least squares) at every step. The dat
 resolution is used (pinhole dq, or the slit length) through sasmodels' ``DirectModel``, and its
 uncertainties weight the residuals. Each fit is bounded in evaluations and in time.
 
-Ranking rule (documented in docs/design.md): for fitted candidates,
+Fit evidence (documented in docs/design.md): for fitted candidates,
 ``weight = p_classifier * exp(-(BIC - BIC_min) / 2)``, normalised over the fitted candidates, with
-``BIC = chi2 + k ln(n)`` and k the number of refined parameters plus scale and background. Data
-that clearly favour one model decide; when fits are equally good the classifier breaks the tie,
-and a model with fewer parameters wins at equal chi-square.
+``BIC = chi2 + k ln(n)`` and k the number of refined parameters plus scale and background. It is
+reported, not used to re-rank: on held-out curves a 0.3 s quick fit too often leaves the true
+model in a worse minimum than a wrong one (top-1 fell from 93.7 % to 74.3 %), so the classifier's
+ranking decides and the fit refines the starting values.
 """
 from __future__ import annotations
 

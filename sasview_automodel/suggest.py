@@ -39,8 +39,10 @@ class Suggestion:
 
     @property
     def best(self) -> str:
-        """The suggested model: the fit ranking's first when a quick fit ran, else the classifier's."""
-        return self.fit_ranking[0][0] if self.fit_ranking else self.ranking[0][0]
+        """The suggested model: the classifier's first. The quick fit refines parameters and
+        reports its evidence (``fit_ranking``) but does not re-rank: on held-out curves, ranking
+        by quick-fit BIC lowered top-1 accuracy (docs/evaluation.md)."""
+        return self.ranking[0][0]
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         return self.ranking[:k]
@@ -207,7 +209,7 @@ class Suggester:
                 s.fits[model] = quick_fit(curve, model, start, time_budget=budget)
         s.fit_ranking = combine(s.ranking, s.fits)
         if s.fit_ranking:
-            best = s.fit_ranking[0][0]
+            best = s.best if s.best in s.fits else s.fit_ranking[0][0]
             s.parameters = {k: float(f"{v:.5g}") for k, v in s.fits[best].parameters.items()}
             for model, f in s.fits.items():
                 s.candidate_parameters[model] = {k: float(f"{v:.5g}") for k, v in f.parameters.items()}

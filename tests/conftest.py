@@ -30,3 +30,15 @@ def sphere_curve(r=60.0, n=150, qmin=0.003, qmax=0.4, noise=0.03, seed=0):
     i = 100 * i / i[0] + 0.01
     sigma = noise * i + 1e-4
     return q, i * (1 + noise * rng.standard_normal(n)), sigma
+
+
+def same_result(a, b, tol: float = 2e-5) -> bool:
+    """Two result dicts agree: same models in the same order, numbers within ``tol`` (float32
+    network outputs differ in the last digits with the batch size onnxruntime is given)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_result(a[k], b[k], tol) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same_result(x, y, tol) for x, y in zip(a, b))
+    if isinstance(a, float) or isinstance(b, float):
+        return abs(float(a) - float(b)) <= tol * max(1.0, abs(float(a)))
+    return a == b

@@ -125,4 +125,5 @@ def test_paste_string_sets_the_values_on_a_fit_page(sasview, qtbot):
     params = h.fitting_state()["parameters"]
     for name, value in s.candidate_parameters[model].items():
         key = name[:-3] + ".width" if name.endswith("_pd") else name
-        assert params[key] == pytest.approx(value, rel=1e-6), name
+        # pasted values go through the page's table, which keeps 5 significant digits
+        assert params[key] == pytest.approx(value, rel=1e-4), name
