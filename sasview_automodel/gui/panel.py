@@ -218,8 +218,8 @@ class SuggestionPanel(QWidget):
         self._plot()
 
     def _plot(self) -> None:
-        """Log-log plot of the data. TODO(parameters issue): overlay the top candidates at their
-        starting parameters (sasmodels) once the Suggestion carries them."""
+        """Log-log plot of the data with the quick-fitted top candidates overlaid (their refined
+        starting parameters, on the data's own resolution)."""
         if self.canvas is None:
             return
         self.figure.clear()
@@ -243,6 +243,11 @@ class SuggestionPanel(QWidget):
             ax.set_ylabel("I(Q)")
             if self.suggestion is not None:
                 ax.set_title(f"best: {self.suggestion.best} ({self.suggestion.ranking[0][1]:.0%})", fontsize=9)
+                for model, fit in getattr(self.suggestion, "fits", {}).items():
+                    if fit.q is not None and fit.curve is not None and np.all(fit.curve > 0):
+                        ax.plot(fit.q, fit.curve, "-", lw=1.6, zorder=5, label=f"{model} (chi2 {fit.chi2_reduced:.3g})")
+                if getattr(self.suggestion, "fits", None):
+                    ax.legend(fontsize=7, loc="lower left")
         except Exception:  # noqa: BLE001 - nothing to plot (bad data): the message says why
             self.figure.clear()
             ax = self.figure.add_subplot(111)

@@ -54,6 +54,9 @@ def test_suggest_and_open_in_fitting(sasview, qtbot):
     assert len(panel.fit_buttons) == 5
     assert sum(p for _, p in suggestion.ranking) == pytest.approx(1.0, abs=1e-4)
     assert "%" in panel.lblConfidence.text()
+    # the quick-fitted candidates are drawn over the data
+    labels = [line.get_label() for line in panel.figure.axes[0].get_lines()]
+    assert suggestion.fits and all(any(l.startswith(m + " (chi2") for l in labels) for m in suggestion.fits)
     qtbot.wait(200)  # let Qt show the new rows (queued), as the event loop does in use
     assert all(b.isVisible() and b.isEnabled() for b in panel.fit_buttons.values())
     _shot(window, "sasview-panel-window.png")
