@@ -274,6 +274,7 @@ class StructureFactor:
     params: tuple[Param, ...]      # volfraction first
     weight: float = 1.0            # relative frequency among products (0 = never drawn)
     fixed: dict = field(default_factory=dict)
+    interactions: str = ""         # what the GUI says: "concentrated: {interactions} suggested"
 
     def draw(self, rng: np.random.Generator) -> dict[str, float]:
         values: dict[str, float] = dict(self.fixed)
@@ -285,7 +286,7 @@ class StructureFactor:
 STRUCTURE_FACTORS: tuple[StructureFactor, ...] = (
     StructureFactor(
         name="hardsphere", label="Hard sphere (Percus-Yevick)",
-        params=(Param("volfraction", 0.01, 0.45, log=False),),
+        params=(Param("volfraction", 0.01, 0.45, log=False),), interactions="hard-sphere-like interactions",
     ),
     StructureFactor(
         # Charged spheres, rescaled MSA: 1:1 salt 0.1-30 mM keeps the Debye length comparable
@@ -294,18 +295,21 @@ STRUCTURE_FACTORS: tuple[StructureFactor, ...] = (
         params=(Param("volfraction", 0.01, 0.30, log=False), Param("charge", 5.0, 80.0),
                 Param("temperature", 283.0, 343.0, log=False), Param("concentration_salt", 1e-4, 0.03),
                 Param("dielectconst", 65.0, 80.0, log=False)),
+        interactions="screened electrostatic repulsion (charged particles)",
     ),
     StructureFactor(
         # Baxter adhesive spheres; tau (stickiness) small = sticky. perturb within sasmodels' limits.
         name="stickyhardsphere", label="Sticky hard sphere (Baxter)",
         params=(Param("volfraction", 0.01, 0.45, log=False), Param("perturb", 0.01, 0.1, log=False),
                 Param("stickiness", 0.1, 2.0)),
+        interactions="short-range attraction (sticky hard spheres)",
     ),
     StructureFactor(
         # Square-well MSA is valid only at low volume fraction (sasmodels' limit is 0.08).
         name="squarewell", label="Square well (MSA)",
         params=(Param("volfraction", 0.01, 0.08, log=False), Param("welldepth", 0.3, 1.2, log=False),
                 Param("wellwidth", 1.1, 1.5, log=False)),
+        interactions="attractive square-well interactions",
     ),
 )
 SQ_NAMES: tuple[str, ...] = tuple(s.name for s in STRUCTURE_FACTORS)
@@ -332,6 +336,11 @@ HOLLOW_VOLUME_RATIO: dict[str, Callable[[dict], float]] = {
     "vesicle": lambda p: (p["radius"] + p["thickness"]) ** 3 / ((p["radius"] + p["thickness"]) ** 3 - p["radius"] ** 3),
     "hollow_cylinder": lambda p: (p["radius"] + p["thickness"]) ** 2 / ((p["radius"] + p["thickness"]) ** 2 - p["radius"] ** 2),
 }
+
+
+def structure_factor(name: str) -> StructureFactor:
+    """The STRUCTURE_FACTORS row of sasmodels name ``name``."""
+    return STRUCTURE_FACTORS[SQ_NAMES.index(name)]
 
 
 def structure_factor_index(name: str) -> int:

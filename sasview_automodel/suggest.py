@@ -16,6 +16,37 @@ PARAMETERS_UNCHECKED = ("starting parameters come from the network's regression 
 PARAMETERS_PENDING = "this model bundle has no regression head: 'parameters' is empty"
 N_CANDIDATE_PARAMETERS = 5  # as many as the SasView panel lists
 ONNX_BATCH = 128  # curves per onnxruntime call
+STRUCTURE_NEEDED = 0.5  # a structure factor is suggested when P(some S(q)) reaches this
+
+
+@dataclass
+class StructureFactorSuggestion:
+    """Whether the curve needs a structure factor S(q), and which (None: dilute is enough)."""
+
+    name: str | None                    # sasmodels name (catalog.STRUCTURE_FACTORS) or None
+    probability: float                  # calibrated probability of that answer
+    p_needed: float                     # P(some structure factor) = 1 - P(none)
+    probabilities: dict = field(default_factory=dict)  # {"none" | sasmodels name: probability}
+    volfraction: float | None = None    # starting volume fraction S sees (P@S's volfraction for solid bodies)
+    radius_effective_mode: str | None = None  # sasmodels' choice for the suggested form factor
+
+    @property
+    def label(self) -> str:
+        return catalog.structure_factor(self.name).label if self.name else "none (dilute)"
+
+    @property
+    def sentence(self) -> str:
+        """What the GUI and CLI say, e.g. "concentrated: hard-sphere-like interactions suggested"."""
+        if self.name is None:
+            return "dilute: no structure factor needed"
+        return f"concentrated: {catalog.structure_factor(self.name).interactions} suggested"
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "label": self.label, "probability": round(float(self.probability), 6),
+                "p_needed": round(float(self.p_needed), 6),
+                "probabilities": {k: round(float(v), 6) for k, v in self.probabilities.items()},
+                "volfraction": None if self.volfraction is None else float(f"{self.volfraction:.4g}"),
+                "radius_effective_mode": self.radius_effective_mode, "sentence": self.sentence}
 
 
 @dataclass
@@ -36,6 +67,7 @@ class Suggestion:
     source: str | None = None
     entry: int = 0
     reason: str = ""
+    structure_factor: StructureFactorSuggestion | None = None  # None: the bundle has no structure head
 
     @property
     def best(self) -> str:
@@ -82,6 +114,7 @@ class Suggestion:
             "candidate_parameters": {m: dict(v) for m, v in self.candidate_parameters.items()},
             "fit": ({"ranking": [{"model": m, "weight": round(w, 6)} for m, w in self.fit_ranking],
                      "candidates": {m: f.to_dict() for m, f in self.fits.items()}} if self.fits else None),
+            "structure_factor": self.structure_factor.to_dict() if self.structure_factor else None,
             "warnings": list(self.warnings),
         }
 
@@ -105,6 +138,9 @@ class Suggester:
         self.ood_precision = np.asarray(card["ood"]["precision"], np.float64)
         self.ood_threshold = float(card["ood"]["threshold"])
         self.confidence_weights = np.asarray(card["confidence"]["weights"], np.float64)
+        structure = card.get("structure")   # absent in bundles without a structure-factor head
+        self.structure_names = list(structure["classes"]) if structure else []
+        self.structure_temperature = float(structure["temperature"]) if structure else 1.0
 
     # -- public API -------------------------------------------------------------------------
     def suggest(self, q, intensity, sigma=None, dq=None, *, slit_length: float | None = None,
@@ -155,8 +191,12 @@ class Suggester:
         outliers = scores > self.ood_threshold
         conf = scoring.confidence(scoring.confidence_features(probs, scores, self.ood_threshold, features),
                                   self.confidence_weights, outliers)
-        return {"probs": probs, "outlier_score": scores, "outlier": outliers, "confidence": conf,
-                "params": out.get("params"), "logits": out["logits"]}
+        result = {"probs": probs, "outlier_score": scores, "outlier": outliers, "confidence": conf,
+                  "params": out.get("params"), "logits": out["logits"]}
+        if self.structure_names and "structure_logits" in out:
+            result["structure_probs"] = scoring.softmax(out["structure_logits"], self.structure_temperature)
+            result["volfraction"] = np.clip(out["volfraction"][:, 0] / 4.0, 0.001, 0.6)
+        return result
 
     # -- internals --------------------------------------------------------------------------
     def suggest_curves(self, curves: Sequence[Curve], fit: bool = False, fit_top: int = 3,
@@ -190,14 +230,34 @@ class Suggester:
             warnings = list(c.warnings) + _grid_warnings(info) + [PARAMETERS_UNCHECKED if candidates else PARAMETERS_PENDING]
             reason = (f"unlike any trained shape (outlier score {s:.0f} > {self.ood_threshold:.0f}): consider a "
                       "structure factor, aggregates, a mixture, or a model outside the catalog" if outlier else "")
+            structure = (self._structure(scored["structure_probs"][n], float(scored["volfraction"][n]),
+                                         ranking[0][0], candidates.get(ranking[0][0], {}))
+                         if "structure_probs" in scored else None)
             results.append(Suggestion(
                 ranking=ranking, confidence=float(cf), outlier=outlier, outlier_score=float(s),
                 outlier_threshold=self.ood_threshold, parameters=dict(candidates.get(ranking[0][0], {})),
                 candidate_parameters=candidates, warnings=warnings, name=c.name, source=c.source, entry=c.entry,
-                reason=reason))
+                reason=reason, structure_factor=structure))
             if fit and candidates:
                 self._fit(results[-1], c, fit_top, fit_budget)
         return results
+
+    def _structure(self, p: np.ndarray, volfraction: float, form: str, form_params: dict) -> StructureFactorSuggestion:
+        """The structure-factor entry from the head's calibrated probabilities (``none`` first)."""
+        probs = dict(zip(["none"] + self.structure_names, (float(v) for v in p)))
+        p_needed = 1.0 - probs["none"]
+        if p_needed < STRUCTURE_NEEDED:
+            return StructureFactorSuggestion(None, probs["none"], p_needed, probs)
+        k = int(np.argmax(p[1:]))
+        name = self.structure_names[k]
+        ratio = catalog.HOLLOW_VOLUME_RATIO.get(form)
+        if ratio is not None and form_params:   # P@S's volfraction for hollow bodies: S sees the enclosed volume
+            try:
+                volfraction = volfraction / ratio(form_params)
+            except (KeyError, ZeroDivisionError):
+                pass
+        return StructureFactorSuggestion(name, float(p[1 + k]), p_needed, probs, volfraction,
+                                         catalog.EFFECTIVE_RADIUS_MODE.get(form))
 
     @staticmethod
     def _fit(s: Suggestion, curve: Curve, top: int, budget: float) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import json
+import os
 
 import h5py
 import numpy as np
@@ -29,6 +30,7 @@ class Database:
     params: np.ndarray | None = None
     slot_values: np.ndarray | None = None   # (n, len(REGRESSION_SLOTS)) raw start-parameter values
     sq_label: np.ndarray | None = None      # (n,) int8: -1 dilute, else row of catalog.STRUCTURE_FACTORS
+    radius_effective: np.ndarray | None = None  # (n,) sasmodels' effective radius, A (training/structure.py)
 
     def __len__(self) -> int:
         return len(self.label)
@@ -39,10 +41,12 @@ class Database:
         return Database(self.q, self.intensity[keep], self.label[keep], self.lengths[keep], self.index[keep],
                         None if self.params is None else self.params[keep],
                         None if self.slot_values is None else self.slot_values[keep],
-                        None if self.sq_label is None else self.sq_label[keep])
+                        None if self.sq_label is None else self.sq_label[keep],
+                        None if self.radius_effective is None else self.radius_effective[keep])
 
 
-def load_database(path: str, limit: int | None = None, with_params: bool = False) -> Database:
+def load_database(path: str, limit: int | None = None, with_params: bool = False,
+                  with_radius_effective: bool = False) -> Database:
     """Load every finished chunk of a database made by training/simulate.py.
 
     Rows whose parameters break the catalog's current rules (a database simulated before a
@@ -72,7 +76,25 @@ def load_database(path: str, limit: int | None = None, with_params: bool = False
             lengths=f["lengths"][:stop][ok[:stop]], index=np.flatnonzero(ok),
             params=params[ok] if with_params else None, slot_values=slots[ok], sq_label=sq_label[ok],
         )
+    if with_radius_effective:
+        db.radius_effective = cached_radius_effective(path, labels, params, np.flatnonzero(ok))
     return db
+
+
+def cached_radius_effective(path: str, labels: np.ndarray, params: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Effective radius of database ``rows``, cached in ``<path>.reff.npy`` (NaN = not computed yet)."""
+    from training.structure import effective_radii
+
+    cache = path + ".reff.npy"
+    reff = np.load(cache) if os.path.exists(cache) else np.full(len(labels), np.nan, np.float32)
+    if len(reff) < len(labels):
+        reff = np.concatenate([reff, np.full(len(labels) - len(reff), np.nan, np.float32)])
+    todo = rows[np.isnan(reff[rows])]
+    if todo.size:
+        reff[todo] = effective_radii(labels[todo], params[todo])
+        np.save(cache + ".tmp.npy", reff)
+        os.replace(cache + ".tmp.npy", cache)
+    return reff[rows]
 
 
 @dataclass
@@ -120,3 +142,51 @@ def batch(db: Database, rows: np.ndarray, rng: np.random.Generator, family: str 
     x = np.stack([s.features for s in samples])
     t, m = regression_targets(db, np.asarray(rows), q_reference(x))
     return x, np.array([s.label for s in samples], dtype=np.int64), t, m
+
+
+@dataclass
+class Augmentation:
+    """What a training batch adds to the dilute database: structure factors and outlier exposure."""
+
+    bank: "SBank"                    # training/structure.py
+    sq_fraction: float = 0.3         # curves multiplied by a drawn S(q)
+    exposure_fraction: float = 0.06  # outlier-exposure curves (label -1)
+
+
+def train_batch(db: Database, rows: np.ndarray, rng: np.random.Generator, aug: Augmentation | None,
+                family: str = "train"):
+    """Like ``batch`` with concentrated and outlier-exposure curves mixed in. Returns
+    (x, y, targets, mask, sq_y, volfraction, volfraction_mask): ``y`` is -1 for exposure curves,
+    ``sq_y`` 0 for no visible S(q) else 1 + row of STRUCTURE_FACTORS (-1 for exposure curves)."""
+    from training.exposure import exposure_curve
+    from training.structure import visible
+
+    feats, y, sq_y, vf = [], [], [], []
+    for r in rows:
+        inst = draw_instrument(rng, family)
+        u = rng.uniform()
+        s = None
+        if aug is not None and u < aug.exposure_fraction:
+            i_fine, label = exposure_curve(db.q, rng), -1
+        else:
+            i_fine, label = db.intensity[r].astype(np.float64), int(db.label[r])
+            if aug is not None and u < aug.exposure_fraction + aug.sq_fraction:
+                entry = aug.bank.draw(rng)
+                s = aug.bank.s_of_q(entry, db.q, float(db.radius_effective[r]))
+                i_fine = i_fine * s
+                i_fine = i_fine / i_fine[0]
+        obs = observe(db.q, i_fine, inst, rng)
+        feats.append(featurize(*obs.as_tuple())[0])
+        y.append(label)
+        if label < 0:
+            sq_y.append(-1), vf.append(-1.0)
+        elif s is not None and visible(s, db.q, obs.q[0], max(obs.q_visible_max, obs.q[0])):
+            sq_y.append(1 + int(aug.bank.kind[entry])), vf.append(float(aug.bank.volfraction[entry]))
+        else:
+            sq_y.append(0), vf.append(-1.0)
+    x = np.stack(feats)
+    y = np.array(y, np.int64)
+    t, m = regression_targets(db, np.asarray(rows), q_reference(x))
+    m = m * (y >= 0)[:, None]
+    vf = np.array(vf, np.float32)
+    return x, y, t, m, np.array(sq_y, np.int64), 4.0 * np.maximum(vf, 0), (vf >= 0).astype(np.float32)

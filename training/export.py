@@ -24,21 +24,23 @@ import torch
 
 from sasview_automodel import __version__
 from sasview_automodel.bundle import CARD_FORMAT, ModelBundle
-from sasview_automodel.catalog import CLASS_NAMES, REGRESSION_SLOTS
+from sasview_automodel.catalog import CLASS_NAMES, REGRESSION_SLOTS, SQ_NAMES
 from sasview_automodel.grid import CHANNELS, GRID_Q
 from sasview_automodel.scoring import (CONFIDENCE_FEATURES, OUTLIER_CONFIDENCE_CAP, confidence_features,
                                          fit_logistic, mahalanobis_min, softmax)
-from training.data import batch, load_database
-from training.train import build_model, config_hash, load_config
+from training.data import Augmentation, load_database, train_batch
+from training.train import augmentation, build_model, config_hash, load_config, uses_structure
 
 OOD_TPR = 0.95
 
 
 @torch.no_grad()
-def embed(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def embed(model, x: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(logits, embedding[, structure logits]) of a feature batch."""
     model.eval()
     out = [model(torch.from_numpy(x[i:i + 512])) for i in range(0, len(x), 512)]
-    return torch.cat([o[0] for o in out]).numpy(), torch.cat([o[1] for o in out]).numpy()
+    keep = (0, 1, 3) if len(out[0]) > 3 else (0, 1)
+    return tuple(torch.cat([o[k] for o in out]).numpy() for k in keep)
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
@@ -71,22 +73,33 @@ def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
     os.makedirs(out_dir, exist_ok=True)
     onnx_path = os.path.join(out_dir, f"{name}.onnx")
     dummy = torch.zeros(2, len(CHANNELS), GRID_Q.size)
-    torch.onnx.export(model, (dummy,), onnx_path, input_names=["features"], output_names=["logits", "embedding", "params"],
-                      dynamic_axes={"features": {0: "batch"}, "logits": {0: "batch"}, "embedding": {0: "batch"},
-                                    "params": {0: "batch"}},
+    outputs = ["logits", "embedding", "params"] + (["structure_logits", "volfraction"] if uses_structure(cfg) else [])
+    torch.onnx.export(model, (dummy,), onnx_path, input_names=["features"], output_names=outputs,
+                      dynamic_axes={"features": {0: "batch"}, **{o: {0: "batch"} for o in outputs}},
                       opset_version=17, dynamo=False)
 
-    db = load_database(cfg["database"])
+    # statistics and calibration on curves drawn as in training (concentrated ones included,
+    # so a modelled S(q) is in-distribution), without outlier-exposure curves
+    aug = augmentation(cfg)
+    aug = Augmentation(aug.bank, aug.sq_fraction, 0.0) if aug is not None else None
+    db = load_database(cfg["database"], with_radius_effective=aug is not None)
     rng = np.random.default_rng([cfg["seed"], 4242])
     tr = db.subset("train")
     rows = rng.choice(len(tr), size=min(len(tr), 20 * len(CLASS_NAMES) * 100), replace=False)
-    x_tr, y_tr, _, _ = batch(tr, rows, rng)
-    _, e_tr = embed(model, x_tr)
+    x_tr, y_tr, *_ = train_batch(tr, rows, rng, aug)
+    e_tr = embed(model, x_tr)[1]
     means, precision = class_statistics(e_tr, y_tr, len(CLASS_NAMES))
     va = db.subset("val")
-    x_va, y_va, _, _ = batch(va, np.arange(len(va)), rng)
-    l_va, e_va = embed(model, x_va)
+    x_va, y_va, _, _, sq_va, _, _ = train_batch(va, np.arange(len(va)), rng, aug)
+    l_va, e_va, *s_va = embed(model, x_va)
     temperature = fit_temperature(l_va, y_va)
+    structure = None
+    if s_va:
+        t_sq = fit_temperature(s_va[0], sq_va)
+        structure = {"classes": list(SQ_NAMES), "temperature": t_sq, "outputs": ["structure_logits", "volfraction"],
+                     "encoding": "structure_logits: [none, *classes]; volfraction: 4 x the volume fraction S sees",
+                     "val_accuracy": float((s_va[0].argmax(1) == sq_va).mean())}
+        log(f"structure temperature {t_sq:.3f}, val accuracy {structure['val_accuracy']:.3f}")
     d_va = mahalanobis_min(e_va, means, precision)
     threshold = float(np.quantile(d_va, OOD_TPR))
     p_va = softmax(l_va, temperature)
@@ -108,11 +121,12 @@ def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
         "inputs": {"name": "features", "channels": list(CHANNELS), "grid_q_min": float(GRID_Q[0]),
                    "grid_q_max": float(GRID_Q[-1]), "grid_size": int(GRID_Q.size), "q_unit": "1/A",
                    "preprocessing": "sasview_automodel.grid.featurize"},
-        "outputs": ["logits", "embedding", "params"],
+        "outputs": outputs,
         "regression": {"slots": [[CLASS_NAMES[k], name, kind] for k, name, kind in REGRESSION_SLOTS],
                        "encoding": "length: log10(value * q_ref), ratio: log10(value), pd: 4 * width; q_ref = "
                                    "grid q of the first covered bin (sasview_automodel.catalog.decode_targets)"},
         "temperature": temperature,
+        **({"structure": structure} if structure else {}),
         "confidence": {"method": "logistic model of P(top-1 correct), fitted on validation curves; "
                                  f"capped at {OUTLIER_CONFIDENCE_CAP} for outliers (sasview_automodel.scoring)",
                        "features": list(CONFIDENCE_FEATURES), "weights": [round(float(w), 6) for w in conf_w]},

@@ -1,7 +1,9 @@
 """The network: a 1D ResNet over the log-q grid with masked pooling.
 
-Outputs ``logits`` (one per catalog class) and ``embedding`` (the penultimate features, used
-for the outlier score and, L2-normalised, by the supervised contrastive loss).
+Outputs ``logits`` (one per catalog class), ``embedding`` (the penultimate features, used
+for the outlier score and, L2-normalised, by the supervised contrastive loss), ``params``
+(encoded start parameters), ``structure_logits`` (no structure factor, then one per
+catalog.STRUCTURE_FACTORS) and ``volfraction`` (4 x the volume fraction S sees).
 """
 from __future__ import annotations
 
@@ -28,10 +30,11 @@ class ResBlock(nn.Module):
 
 
 class CurveNet(nn.Module):
-    """features (B, C, G) -> (logits (B, K), embedding (B, E), start parameters (B, S))."""
+    """features (B, C, G) -> (logits (B, K), embedding (B, E), start parameters (B, S),
+    structure logits (B, 1 + n_structure), volume fraction (B, 1))."""
 
     def __init__(self, n_channels: int, n_classes: int, widths=(32, 64, 96, 128), embedding: int = 128,
-                 n_regression: int = 0):
+                 n_regression: int = 0, n_structure: int = 0):
         super().__init__()
         self.stem = nn.Sequential(nn.Conv1d(n_channels, widths[0], 7, padding=3, bias=False),
                                   nn.BatchNorm1d(widths[0]), nn.GELU())
@@ -44,8 +47,10 @@ class CurveNet(nn.Module):
         self.head = nn.Sequential(nn.Linear(2 * c, embedding), nn.GELU(), nn.Linear(embedding, embedding))
         self.classifier = nn.Linear(embedding, n_classes)
         self.regressor = nn.Linear(embedding, max(n_regression, 1))
+        self.structure = nn.Linear(embedding, n_structure + 1) if n_structure else None
+        self.volfraction = nn.Linear(embedding, 1) if n_structure else None
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         mask = x[:, 1:2]
         h = self.blocks(self.stem(x))
         m = F.max_pool1d(mask, self.downsample, self.downsample, ceil_mode=True)[..., : h.shape[-1]]
@@ -53,7 +58,10 @@ class CurveNet(nn.Module):
         peak = (h + (m - 1.0) * 1e4).amax(-1)
         emb = self.head(torch.cat([mean, peak], dim=1))
         h = F.gelu(emb)
-        return self.classifier(h), emb, self.regressor(h)
+        out = (self.classifier(h), emb, self.regressor(h))
+        if self.structure is not None:
+            out += (self.structure(h), self.volfraction(h))
+        return out
 
 
 def supcon_loss(emb: torch.Tensor, labels: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
@@ -63,7 +71,7 @@ def supcon_loss(emb: torch.Tensor, labels: torch.Tensor, temperature: float = 0.
     n = z.shape[0]
     eye = torch.eye(n, dtype=torch.bool, device=z.device)
     sim = sim.masked_fill(eye, -1e9)
-    pos = (labels[:, None] == labels[None, :]) & ~eye
+    pos = (labels[:, None] == labels[None, :]) & ~eye   # any shared label, -1 (exposure) included
     log_prob = sim - torch.logsumexp(sim, dim=1, keepdim=True)
     n_pos = pos.sum(1).clamp_min(1)
     return -((log_prob * pos).sum(1) / n_pos).mean()

@@ -21,10 +21,11 @@ import torch.nn.functional as F
 import yaml
 from torch.utils.data import DataLoader, IterableDataset
 
-from sasview_automodel.catalog import CLASS_NAMES, REGRESSION_SLOTS
+from sasview_automodel.catalog import CLASS_NAMES, REGRESSION_SLOTS, STRUCTURE_FACTORS
 from sasview_automodel.grid import CHANNELS
-from training.data import Database, batch, load_database
+from training.data import Augmentation, Database, load_database, train_batch
 from training.model import CurveNet, supcon_loss
+from training.structure import SBank
 
 
 def load_config(path: str, **overrides) -> dict:
@@ -39,37 +40,56 @@ def config_hash(cfg: dict) -> str:
 
 
 class Batches(IterableDataset):
-    """An endless stream of (features, labels) batches from the train split."""
+    """An endless stream of training batches (data.train_batch) from the train split."""
 
-    def __init__(self, db: Database, batch_size: int, seed: int):
-        self.db, self.batch_size, self.seed = db, batch_size, seed
+    def __init__(self, db: Database, batch_size: int, seed: int, aug: Augmentation | None):
+        self.db, self.batch_size, self.seed, self.aug = db, batch_size, seed, aug
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
         rng = np.random.default_rng([self.seed, info.id if info else 0, int(time.time() * 1e3) % 2**31])
         while True:
             rows = rng.integers(0, len(self.db), self.batch_size)
-            yield tuple(torch.from_numpy(a) for a in batch(self.db, rows, rng))
+            yield tuple(torch.from_numpy(a) for a in train_batch(self.db, rows, rng, self.aug))
+
+
+def uses_structure(cfg: dict) -> bool:
+    return float(cfg.get("sq_fraction", 0.0)) > 0
 
 
 def build_model(cfg: dict) -> CurveNet:
     return CurveNet(len(CHANNELS), len(CLASS_NAMES), tuple(cfg["model"]["widths"]), cfg["model"]["embedding"],
-                    n_regression=len(REGRESSION_SLOTS))
+                    n_regression=len(REGRESSION_SLOTS), n_structure=len(STRUCTURE_FACTORS) if uses_structure(cfg) else 0)
 
 
-def validation_set(db: Database, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def augmentation(cfg: dict) -> Augmentation | None:
+    """The structure-factor bank and mixing fractions of ``cfg`` (None for a dilute-only model)."""
+    if not uses_structure(cfg) and not cfg.get("exposure_fraction"):
+        return None
+    bank = SBank.load_or_build(cfg["database"] + ".sbank.npz")
+    return Augmentation(bank, float(cfg.get("sq_fraction", 0.0)), float(cfg.get("exposure_fraction", 0.0)))
+
+
+def validation_set(db: Database, size: int, seed: int, aug: Augmentation | None) -> tuple[torch.Tensor, ...]:
+    """Validation curves drawn like training ones, without exposure: (x, y, sq_y)."""
     rng = np.random.default_rng([seed, 999])
     rows = rng.choice(len(db), size=min(size, len(db)), replace=False)
-    x, y, _, _ = batch(db, rows, rng)
-    return torch.from_numpy(x), torch.from_numpy(y)
+    if aug is not None:
+        aug = Augmentation(aug.bank, aug.sq_fraction, 0.0)
+    x, y, _, _, sq_y, _, _ = train_batch(db, rows, rng, aug)
+    return torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(sq_y)
 
 
 @torch.no_grad()
-def accuracy(model: CurveNet, x: torch.Tensor, y: torch.Tensor) -> float:
+def accuracy(model: CurveNet, x: torch.Tensor, y: torch.Tensor, sq_y: torch.Tensor | None = None) -> tuple[float, float]:
+    """(form-factor top-1, structure-factor accuracy or NaN)."""
     model.eval()
-    logits = torch.cat([model(x[i:i + 512])[0] for i in range(0, len(x), 512)])
+    outs = [model(x[i:i + 512]) for i in range(0, len(x), 512)]
     model.train()
-    return float((logits.argmax(1) == y).float().mean())
+    top1 = float((torch.cat([o[0] for o in outs]).argmax(1) == y).float().mean())
+    if sq_y is None or len(outs[0]) < 4:
+        return top1, float("nan")
+    return top1, float((torch.cat([o[3] for o in outs]).argmax(1) == sq_y).float().mean())
 
 
 def train(cfg: dict, resume: bool = False, log=print) -> str:
@@ -78,10 +98,11 @@ def train(cfg: dict, resume: bool = False, log=print) -> str:
     torch.set_num_threads(cfg["threads"])
     os.makedirs(cfg["out_dir"], exist_ok=True)
     ckpt_path = os.path.join(cfg["out_dir"], "checkpoint.pt")
-    db = load_database(cfg["database"])
+    aug = augmentation(cfg)
+    db = load_database(cfg["database"], with_radius_effective=aug is not None)
     train_db, val_db = db.subset("train"), db.subset("val")
     log(f"database {cfg['database']}: {len(db)} curves, {len(train_db)} train, {len(val_db)} val")
-    x_val, y_val = validation_set(val_db, cfg["val_size"], cfg["seed"])
+    x_val, y_val, sq_val = validation_set(val_db, cfg["val_size"], cfg["seed"], aug)
 
     model = build_model(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
@@ -99,12 +120,12 @@ def train(cfg: dict, resume: bool = False, log=print) -> str:
         torch.save(state, ckpt_path + ".tmp")
         os.replace(ckpt_path + ".tmp", ckpt_path)
 
-    loader = DataLoader(Batches(train_db, cfg["batch_size"], cfg["seed"] + step), batch_size=None,
+    loader = DataLoader(Batches(train_db, cfg["batch_size"], cfg["seed"] + step, aug), batch_size=None,
                         num_workers=cfg["workers"], prefetch_factor=4 if cfg["workers"] else None,
                         persistent_workers=False)
     t0, last_ckpt, last_log = time.time() - elapsed, time.time(), time.time()
     max_seconds = cfg["max_minutes"] * 60
-    for x, y, target, tmask in loader:
+    for x, y, target, tmask, sq_y, vf, vf_mask in loader:
         elapsed = time.time() - t0
         progress = max(step / cfg["max_steps"], elapsed / max_seconds)
         if progress >= 1.0:
@@ -112,26 +133,35 @@ def train(cfg: dict, resume: bool = False, log=print) -> str:
         warmup = min(1.0, (step + 1) / 300)
         for g in opt.param_groups:
             g["lr"] = cfg["lr"] * warmup * 0.5 * (1 + np.cos(np.pi * progress))
-        logits, emb, params = model(x)
-        ce = F.cross_entropy(logits, y)
+        logits, emb, params, *structure = model(x)
+        known = y >= 0
+        ce = F.cross_entropy(logits[known], y[known])
         reg = (F.smooth_l1_loss(params, target, reduction="none", beta=0.1) * tmask).sum() / tmask.sum().clamp_min(1)
         loss = ce + cfg["supcon_weight"] * supcon_loss(emb, y, cfg["supcon_temperature"]) + cfg["regression_weight"] * reg
+        if (~known).any():  # outlier exposure: a flat posterior over the catalog classes
+            loss = loss - cfg.get("exposure_weight", 0.5) * F.log_softmax(logits[~known], 1).mean()
+        if structure:
+            sq_logits, sq_vf = structure
+            loss = loss + cfg.get("structure_weight", 0.5) * F.cross_entropy(sq_logits[known], sq_y[known])
+            loss = loss + cfg["regression_weight"] * (F.smooth_l1_loss(sq_vf[:, 0], vf, reduction="none", beta=0.1)
+                                                      * vf_mask).sum() / vf_mask.sum().clamp_min(1)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         step += 1
         if time.time() - last_log > 60 or step == 1:
-            acc = accuracy(model, x_val, y_val)
-            history.append(dict(step=step, minutes=elapsed / 60, loss=loss.item(), ce=ce.item(), reg=reg.item(), val_top1=acc))
+            acc, sq_acc = accuracy(model, x_val, y_val, sq_val)
+            history.append(dict(step=step, minutes=elapsed / 60, loss=loss.item(), ce=ce.item(), reg=reg.item(),
+                                val_top1=acc, val_structure=sq_acc))
             log(f"step {step:6d}  {elapsed / 60:6.1f} min  loss {loss.item():.3f}  ce {ce.item():.3f}  "
-                f"reg {reg.item():.3f}  val top-1 {acc:.3f}")
+                f"reg {reg.item():.3f}  val top-1 {acc:.3f}  structure {sq_acc:.3f}")
             last_log = time.time()
         if time.time() - last_ckpt > cfg["checkpoint_minutes"] * 60:
             save()
             last_ckpt = time.time()
-    acc = accuracy(model, x_val, y_val)
-    history.append(dict(step=step, minutes=elapsed / 60, val_top1=acc, final=True))
-    log(f"done: step {step}, {elapsed / 60:.1f} min, val top-1 {acc:.3f}")
+    acc, sq_acc = accuracy(model, x_val, y_val, sq_val)
+    history.append(dict(step=step, minutes=elapsed / 60, val_top1=acc, val_structure=sq_acc, final=True))
+    log(f"done: step {step}, {elapsed / 60:.1f} min, val top-1 {acc:.3f}, structure {sq_acc:.3f}")
     save()
     return ckpt_path
 
