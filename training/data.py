@@ -107,10 +107,13 @@ class Sample:
     row: int = -1
 
 
-def observe_row(db: Database, row: int, rng: np.random.Generator, family: str = "train") -> Sample:
-    """Observe database row ``row`` through a freshly drawn instrument of ``family``."""
+def observe_row(db: Database, row: int, rng: np.random.Generator, family: str = "train",
+                intensity: np.ndarray | None = None) -> Sample:
+    """Observe database row ``row`` (or ``intensity`` in its place, e.g. the row times an S(q))
+    through a freshly drawn instrument of ``family``."""
     inst = draw_instrument(rng, family)
-    obs = observe(db.q, db.intensity[row].astype(np.float64), inst, rng)
+    i_fine = db.intensity[row].astype(np.float64) if intensity is None else intensity
+    obs = observe(db.q, i_fine, inst, rng)
     feats, _ = featurize(*obs.as_tuple())
     return Sample(feats, int(db.label[row]), inst, obs, identifiable(obs, tuple(db.lengths[row])), row)
 
