@@ -37,14 +37,39 @@ def confidence_features(probs: np.ndarray, outlier_score: np.ndarray, threshold:
     return np.column_stack([np.log(p1 / (1 - p1)), p[:, 0] - p[:, 1], ratio, noise, mask.mean(axis=1)])
 
 
-def confidence(x: np.ndarray, weights: np.ndarray, outlier: np.ndarray) -> np.ndarray:
+def confidence(x: np.ndarray, weights: np.ndarray, outlier: np.ndarray,
+               recalibration: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Confidence in [0, 1]: a logistic model of "the top-1 model is right" over
     ``confidence_features`` (weights fitted on held-out validation curves, in the model card),
-    capped at ``OUTLIER_CONFIDENCE_CAP`` for curves flagged as outliers."""
+    mapped through the card's monotone recalibration (isotonic, knots ``(x, y)``) where the card
+    has one, and capped at ``OUTLIER_CONFIDENCE_CAP`` for curves flagged as outliers."""
     w = np.asarray(weights, np.float64)
     z = x @ w[:-1] + w[-1]
     c = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+    if recalibration is not None:
+        c = np.interp(c, *recalibration)
     return np.where(np.asarray(outlier, bool), np.minimum(c, OUTLIER_CONFIDENCE_CAP), c)
+
+
+def fit_isotonic(x: np.ndarray, y: np.ndarray, knots: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    """Monotone (non-decreasing) map from scores ``x`` to outcome rates ``y`` by pool-adjacent-
+    violators, returned as at most ``knots`` (x, y) points for ``np.interp``."""
+    order = np.argsort(x)
+    xs, ys = np.asarray(x, np.float64)[order], np.asarray(y, np.float64)[order]
+    values, weights, ends = [], [], []
+    for i, v in enumerate(ys):
+        values.append(v), weights.append(1.0), ends.append(i)
+        while len(values) > 1 and values[-2] > values[-1]:
+            w = weights[-2] + weights[-1]
+            values[-2] = (values[-2] * weights[-2] + values[-1] * weights[-1]) / w
+            weights[-2] = w
+            ends[-2] = ends[-1]
+            del values[-1], weights[-1], ends[-1]
+    fitted = np.repeat(values, np.array(weights, int))
+    picks = np.unique(np.linspace(0, len(xs) - 1, knots).round().astype(int))
+    kx, ky = xs[picks], fitted[picks]
+    kx, first = np.unique(kx, return_index=True)
+    return kx, np.maximum.accumulate(ky[first])
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, iterations: int = 50) -> np.ndarray:

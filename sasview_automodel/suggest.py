@@ -138,6 +138,8 @@ class Suggester:
         self.ood_precision = np.asarray(card["ood"]["precision"], np.float64)
         self.ood_threshold = float(card["ood"]["threshold"])
         self.confidence_weights = np.asarray(card["confidence"]["weights"], np.float64)
+        recal = card["confidence"].get("recalibration")   # isotonic knots (x, y); absent in older cards
+        self.confidence_recalibration = (np.asarray(recal["x"], np.float64), np.asarray(recal["y"], np.float64)) if recal else None
         structure = card.get("structure")   # absent in bundles without a structure-factor head
         self.structure_names = list(structure["classes"]) if structure else []
         self.structure_temperature = float(structure["temperature"]) if structure else 1.0
@@ -190,7 +192,7 @@ class Suggester:
         scores = scoring.mahalanobis_min(out["embedding"], self.ood_means, self.ood_precision)
         outliers = scores > self.ood_threshold
         conf = scoring.confidence(scoring.confidence_features(probs, scores, self.ood_threshold, features),
-                                  self.confidence_weights, outliers)
+                                  self.confidence_weights, outliers, self.confidence_recalibration)
         result = {"probs": probs, "outlier_score": scores, "outlier": outliers, "confidence": conf,
                   "params": out.get("params"), "logits": out["logits"]}
         if self.structure_names and "structure_logits" in out:

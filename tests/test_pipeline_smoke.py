@@ -27,8 +27,12 @@ def test_pipeline_produces_a_loadable_bundle_and_a_report(smoke_run):
     s = Suggester(str(card))
     d = s.suggest(*sphere_curve()[:2]).to_dict()
     assert len(d["ranking"]) == 9
+    sf = d["structure_factor"]   # the smoke config trains the structure-factor head too
+    assert sum(sf["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+    assert list(sf["probabilities"]) == ["none", "hardsphere", "hayter_msa", "stickyhardsphere", "squarewell"]
     report = (out / "evaluation.md").read_text()
-    for family in ("usaxs", "slit_saxs", "sans_coarse", "waxs_edge", "held-out pooled"):
+    for family in ("usaxs", "slit_saxs", "sans_coarse", "waxs_edge", "held-out pooled", "Concentrated samples",
+                   "lamellar_stack", "Modelled now"):
         assert family in report
     meta = json.load(open(card))
     assert meta["metrics"]["held_out_pooled"]["n"] > 0 and meta["training"]["steps"] > 0

@@ -26,8 +26,8 @@ from sasview_automodel import __version__
 from sasview_automodel.bundle import CARD_FORMAT, ModelBundle
 from sasview_automodel.catalog import CLASS_NAMES, REGRESSION_SLOTS, SQ_NAMES
 from sasview_automodel.grid import CHANNELS, GRID_Q
-from sasview_automodel.scoring import (CONFIDENCE_FEATURES, OUTLIER_CONFIDENCE_CAP, confidence_features,
-                                         fit_logistic, mahalanobis_min, softmax)
+from sasview_automodel.scoring import (CONFIDENCE_FEATURES, OUTLIER_CONFIDENCE_CAP, confidence,
+                                         confidence_features, fit_isotonic, fit_logistic, mahalanobis_min, softmax)
 from training.data import Augmentation, load_database, train_batch
 from training.train import augmentation, build_model, config_hash, load_config, uses_structure
 
@@ -104,7 +104,14 @@ def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
     threshold = float(np.quantile(d_va, OOD_TPR))
     p_va = softmax(l_va, temperature)
     conf_x = confidence_features(p_va, d_va, threshold, x_va)
-    conf_w = fit_logistic(conf_x, (p_va.argmax(1) == y_va).astype(float))
+    correct = (p_va.argmax(1) == y_va).astype(float)
+    # logistic combination on one half of the validation curves, isotonic recalibration of its
+    # output on the other half (a linear logistic alone was measured 0.037 ECE, worse than the
+    # calibrated top-1 probability)
+    half = np.arange(len(y_va)) % 2 == 0
+    conf_w = fit_logistic(conf_x[half], correct[half])
+    raw = confidence(conf_x[~half], conf_w, np.zeros((~half).sum(), bool))
+    recal_x, recal_y = fit_isotonic(raw, correct[~half])
     log(f"temperature {temperature:.3f}, outlier threshold {threshold:.1f} (TPR {OOD_TPR} on {len(d_va)} val curves), "
         f"val top-1 {(l_va.argmax(1) == y_va).mean():.3f}")
 
@@ -127,9 +134,13 @@ def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
                                    "grid q of the first covered bin (sasview_automodel.catalog.decode_targets)"},
         "temperature": temperature,
         **({"structure": structure} if structure else {}),
-        "confidence": {"method": "logistic model of P(top-1 correct), fitted on validation curves; "
+        "confidence": {"method": "logistic model of P(top-1 correct), fitted on validation curves, recalibrated; "
                                  f"capped at {OUTLIER_CONFIDENCE_CAP} for outliers (sasview_automodel.scoring)",
-                       "features": list(CONFIDENCE_FEATURES), "weights": [round(float(w), 6) for w in conf_w]},
+                       "features": list(CONFIDENCE_FEATURES), "weights": [round(float(w), 6) for w in conf_w],
+                       "recalibration": {"method": "isotonic (pool adjacent violators) on the other half of the "
+                                                   "validation curves; np.interp between knots",
+                                         "x": [round(float(v), 6) for v in recal_x],
+                                         "y": [round(float(v), 6) for v in recal_y]}},
         "ood": {"method": "min Mahalanobis distance (squared) to class means, shared covariance",
                 "tpr": OOD_TPR, "threshold": threshold,
                 "means": np.round(means, 6).tolist(), "precision": np.round(precision, 6).tolist()},

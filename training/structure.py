@@ -65,6 +65,7 @@ class SBank:
     s: np.ndarray              # (n, len(X_GRID)) float32
     kind: np.ndarray           # (n,) row of STRUCTURE_FACTORS
     volfraction: np.ndarray    # (n,) the volume fraction S sees
+    params: np.ndarray | None = None   # (n,) JSON of the S parameters (radius_effective = the reference radius)
 
     @classmethod
     def build(cls, per_kind: int = 1500, seed: int = 7) -> "SBank":
@@ -72,7 +73,7 @@ class SBank:
         from sasmodels.direct_model import call_kernel
 
         rng = np.random.default_rng(seed)
-        s_rows, kinds, fractions = [], [], []
+        s_rows, kinds, fractions, params = [], [], [], []
         for k, sf in enumerate(STRUCTURE_FACTORS):
             model = load_model(sf.name)
             kernels: dict[float, object] = {}
@@ -88,17 +89,19 @@ class SBank:
                 s_rows.append(s.astype(np.float32))
                 kinds.append(k)
                 fractions.append(pars["volfraction"])
+                params.append(json.dumps(dict(pars, radius_effective=r0)))
                 made += 1
-        return cls(np.stack(s_rows), np.array(kinds, np.int64), np.array(fractions, np.float32))
+        return cls(np.stack(s_rows), np.array(kinds, np.int64), np.array(fractions, np.float32), np.array(params))
 
     def save(self, path: str) -> None:
-        np.savez(path, s=self.s, kind=self.kind, volfraction=self.volfraction)
+        extra = {} if self.params is None else {"params": self.params}
+        np.savez(path, s=self.s, kind=self.kind, volfraction=self.volfraction, **extra)
 
     @classmethod
     def load_or_build(cls, path: str, **kw) -> "SBank":
         if os.path.exists(path):
             z = np.load(path)
-            return cls(z["s"], z["kind"], z["volfraction"])
+            return cls(z["s"], z["kind"], z["volfraction"], z["params"] if "params" in z else None)
         bank = cls.build(**kw)
         bank.save(path + ".tmp.npz")
         os.replace(path + ".tmp.npz", path)
