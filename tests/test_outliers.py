@@ -1,0 +1,80 @@
+"""Confidence and outlier detection with the shipped bundle (issue 4): the card's constants are the
+ones used, a curve unlike the catalog is flagged, an easy in-distribution curve is not."""
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from sasview_automodel import Suggester, load_file
+from sasview_automodel.bundle import default_card_path
+from sasview_automodel.scoring import OUTLIER_CONFIDENCE_CAP
+from tests.conftest import EXAMPLES
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return Suggester()
+
+
+def _edited_bundle(tmp_path, edit) -> str:
+    card_path = default_card_path()
+    for name in os.listdir(os.path.dirname(card_path)):
+        if name.startswith("automodel."):
+            shutil.copy(os.path.join(os.path.dirname(card_path), name), tmp_path / name)
+    card = json.load(open(card_path))
+    edit(card)
+    out = tmp_path / os.path.basename(card_path)
+    json.dump(card, open(out, "w"))
+    return str(out)
+
+
+def _sphere():
+    (c,) = load_file(os.path.join(EXAMPLES, "sphere_saxs.txt"))
+    return c
+
+
+def test_easy_in_distribution_curve_is_not_flagged_and_is_confident(shipped):
+    s = shipped.suggest_curves([_sphere()])[0]
+    assert s.best == "sphere" and not s.outlier and s.reason == ""
+    assert s.outlier_score < s.outlier_threshold and s.confidence > 0.7
+
+
+@pytest.mark.parametrize("kind", ["lamellar_stack", "junk_step", "junk_noise"])
+def test_curves_unlike_the_catalog_are_flagged(shipped, kind):
+    from training.ood import OOD_KINDS, observe_ood, simulate_ood
+    from training.simulate import Q_FINE
+
+    curves = [c for c in simulate_ood(Q_FINE, 12, seed=99) if c[0] == kind]
+    kinds, x = observe_ood(curves, Q_FINE, seed=99)
+    scored = shipped.score(x)
+    assert kind in OOD_KINDS and len(kinds) >= 8
+    assert np.mean(scored["outlier"]) >= 0.75
+    assert np.all(scored["confidence"][scored["outlier"]] <= OUTLIER_CONFIDENCE_CAP)
+
+
+def test_the_card_threshold_is_the_one_used(tmp_path):
+    def tiny(card):
+        card["ood"]["threshold"] = 1e-6
+    s = Suggester(_edited_bundle(tmp_path, tiny)).suggest_curves([_sphere()])[0]
+    assert s.outlier and s.outlier_threshold == 1e-6 and s.confidence <= OUTLIER_CONFIDENCE_CAP
+    assert "unlike any trained shape" in s.reason
+
+
+def test_the_card_temperature_is_the_one_used(tmp_path):
+    def hot(card):
+        card["temperature"] = 1e4
+    s = Suggester(_edited_bundle(tmp_path, hot)).suggest_curves([_sphere()])[0]
+    probs = [p for _, p in s.ranking]
+    assert max(probs) - min(probs) < 0.01   # near uniform at a huge temperature
+
+
+def test_the_card_confidence_recalibration_is_the_one_used(tmp_path, shipped):
+    if "recalibration" not in shipped.bundle.card["confidence"]:
+        pytest.skip("this bundle predates the recalibrated confidence")
+
+    def flat(card):
+        card["confidence"]["recalibration"] = {"method": "test", "x": [0.0, 1.0], "y": [0.3, 0.3]}
+    s = Suggester(_edited_bundle(tmp_path, flat)).suggest_curves([_sphere()])[0]
+    assert not s.outlier and s.confidence == pytest.approx(0.3)
