@@ -282,6 +282,12 @@ class StructureFactor:
             values[p.name] = p.draw(rng, values)
         return values
 
+    def mid_values(self) -> dict[str, float]:
+        """The middle of each range except volfraction (geometric for log-uniform ranges): the
+        values a quick P@S fit holds the S(q)-specific parameters at (docs/design.md)."""
+        mid = {p.name: float(np.sqrt(p.low * p.high) if p.log else (p.low + p.high) / 2) for p in self.params[1:]}
+        return {**self.fixed, **{k: float(f"{v:.4g}") for k, v in mid.items()}}
+
 
 STRUCTURE_FACTORS: tuple[StructureFactor, ...] = (
     StructureFactor(

@@ -25,9 +25,21 @@ def _table(result: dict, top: int) -> str:
     if result.get("parameters"):
         lines.append("  starting values:    " + ", ".join(f"{k}={v:g}" for k, v in result["parameters"].items()))
     lines.append(f"  confidence {result['confidence']:.0%}" + ("   OUTLIER: " + result["reason"] if result["outlier"] else ""))
+    if result.get("structure_factor"):
+        lines.append("  " + _structure_line(result["structure_factor"]))
     for w in result["warnings"]:
         lines.append(f"  note: {w}")
     return "\n".join(lines)
+
+
+def _structure_line(sf: dict) -> str:
+    """The structure-factor sentence with its probability (and the product and volume fraction)."""
+    from .suggest import structure_summary
+
+    line = "structure factor:   " + structure_summary(sf["sentence"], sf["probability"])
+    if sf.get("name") and sf.get("volfraction") is not None:
+        line += f"; P@S with {sf['name']}, volfraction {sf['volfraction']:.3g}"
+    return line
 
 
 def cmd_suggest(args) -> int:
@@ -173,6 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes for the parallel rows")
     m.add_argument("--fit-curves", type=int, default=1,
                    help="curves fitted with all catalog models for the ratio (0 = skip the fit)")
+    m.add_argument("--quick-fit-passes", type=int, default=3,
+                   help="timed passes over the example curves for the quick-fit row (0 = skip)")
     m.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
     m.set_defaults(func=cmd_bench)
     i = sub.add_parser("info", help="show the model card of the bundle")

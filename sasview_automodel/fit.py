@@ -4,7 +4,13 @@ For each candidate model the shape parameters and the polydispersity width of th
 size parameter are refined by ``scipy.optimize.least_squares`` (sizes in log space); scale and
 flat background are solved exactly (linear least squares) at every step. The data's own
 resolution is used (pinhole dq, or the slit length) through sasmodels' ``DirectModel``, and its
-uncertainties weight the residuals. Each fit is bounded in evaluations and in time.
+uncertainties weight the residuals. Each fit is bounded in evaluations and, in production, in
+time (``time_budget=None`` leaves only the evaluation bound: tests do not depend on machine speed).
+
+Concentrated samples: given a structure factor (the suggestion's ``structure_factor``), the
+product ``model@S`` is fitted instead (sasview_automodel.product): P*S, sasmodels' effective
+radius from the form factor, the volume fraction refined within 0.001..0.6 (and S's own limit),
+the S(q)-specific parameters held at the middle of the catalog ranges.
 
 Fit evidence (documented in docs/design.md): for fitted candidates,
 ``weight = p_classifier * exp(-(BIC - BIC_min) / 2)``, normalised over the fitted candidates, with
@@ -21,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from . import catalog
+from . import catalog, product
 from .curve import Curve
 
 os.environ.setdefault("SAS_OPENCL", "none")
@@ -64,12 +70,15 @@ class FitResult:
     weight: float = field(default=float("nan"))
     q: np.ndarray | None = field(default=None, repr=False)       # the points fitted (1/A)
     curve: np.ndarray | None = field(default=None, repr=False)   # the fitted model there (with scale, bkg)
+    structure_factor: str | None = None     # sasmodels S(q) name when the product model@S was fitted
+    structure_parameters: dict = field(default_factory=dict)  # volfraction (fitted), S values held, radius_effective
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d.pop("q")
         d.pop("curve")
         d["parameters"] = {k: float(f"{v:.5g}") for k, v in self.parameters.items()}
+        d["structure_parameters"] = {k: float(f"{v:.5g}") for k, v in self.structure_parameters.items()}
         for k in ("scale", "background", "chi2_reduced", "bic", "seconds", "weight"):
             d[k] = float(f"{d[k]:.5g}")
         return d
@@ -106,63 +115,108 @@ def _linear(model_i: np.ndarray, y: np.ndarray, sigma: np.ndarray) -> tuple[floa
     return float(scale), float(bkg), (y - scale * model_i - bkg) / sigma
 
 
-def quick_fit(curve: Curve, model: str, start: dict, time_budget: float = 0.3, max_nfev: int = 100) -> FitResult:
+@dataclass
+class _Space:
+    """How the fit vector x maps onto sasmodels parameters: log sizes, the polydispersity width,
+    then (optionally) the core/shell contrast ratio and the P@S volume fraction."""
+
+    base: dict                  # parameters held fixed (contrasts, PD options, S(q) modes and values)
+    log_names: list[str]
+    pd_name: str
+    contrast: str | None        # the core SLD of a core-shell body (shell 1, solvent 0), refined
+    volfraction: bool           # P@S: volfraction refined (linear)
+    lo: np.ndarray
+    hi: np.ndarray
+    starts: list[np.ndarray]
+
+    def unpack(self, x: np.ndarray) -> dict:
+        pars = dict(self.base)
+        n = len(self.log_names)
+        pars.update({k: float(np.exp(v)) for k, v in zip(self.log_names, x[:n])})
+        pars[self.pd_name] = float(x[n])
+        extra = [float(v) for v in x[n + 1:]]
+        if self.contrast:
+            pars[self.contrast] = extra.pop(0)
+        if self.volfraction:
+            pars["volfraction"] = extra.pop(0)
+        return pars
+
+    def clip(self, x) -> np.ndarray:
+        return np.clip(np.asarray(x, float), self.lo + 1e-9, self.hi - 1e-9)
+
+
+def _structure_start(structure) -> tuple[str | None, float | None]:
+    """(sasmodels S(q) name, start volfraction) of a StructureFactorSuggestion, a name or None."""
+    if structure is None or isinstance(structure, str):
+        return structure, None
+    return getattr(structure, "name", None), getattr(structure, "volfraction", None)
+
+
+def _space(model: str, start: dict, structure: str | None, volfraction: float | None) -> _Space:
+    """The parameter space of a quick fit of ``model`` (or ``model@structure``) from ``start``."""
+    spec = catalog.get(model)
+    names = list(spec.start_params)
+    pd_name = spec.pd_param + "_pd"
+    # Contrast only scales a homogeneous body; for core-shell bodies the core/shell contrast
+    # ratio changes the shape and is refined too (shell contrast 1, solvent 0).
+    base = dict(spec.fixed)
+    base.update({spec.sld_names[0]: 1.0, spec.sld_names[-1]: 0.0})
+    contrast = spec.sld_names[0] if spec.contrast == "core_shell" else None
+    if contrast:
+        base[spec.sld_names[1]] = 1.0
+    base.update({spec.pd_param + "_pd_n": FIT_PD_POINTS, spec.pd_param + "_pd_type": "gaussian"})
+    lo = [np.log(RATIO_BOUNDS[0] if n_.startswith("x_") else SIZE_BOUNDS[0]) for n_ in names] + [0.0]
+    hi = [np.log(RATIO_BOUNDS[1] if n_.startswith("x_") else SIZE_BOUNDS[1]) for n_ in names] + [PD_MAX]
+    x_start = [np.log(max(start.get(n_, 50.0), 1e-3)) for n_ in names] + [min(start.get(pd_name, 0.1), PD_MAX)]
+    starts = [x_start]
+    if contrast:  # core contrast relative to the shell: two starts, either side of the shell
+        lo, hi = lo + [-4.0], hi + [4.0]
+        starts = [x_start + [-1.0], x_start + [2.5]]
+    if structure:
+        base.update(product.fixed_parameters(model, structure))
+        v_lo, v_hi = product.volfraction_bounds(model, structure)
+        lo, hi = lo + [v_lo], hi + [v_hi]
+        starts = [x + [product.start_volfraction(model, structure, volfraction)] for x in starts]
+    return _Space(base, names, pd_name, contrast, bool(structure), np.array(lo), np.array(hi),
+                  [np.array(x, float) for x in starts])
+
+
+def quick_fit(curve: Curve, model: str, start: dict, time_budget: float | None = 0.3, max_nfev: int = 100,
+              structure=None) -> FitResult:
     """Refine ``start`` (a candidate's starting parameters) against ``curve`` for ``model``.
 
-    Long curves are decimated to MAX_FIT_POINTS log-spaced points; chi-square and BIC refer to them.
+    ``structure`` (a StructureFactorSuggestion, an S(q) name, or None) fits the product
+    ``model@structure`` instead (sasview_automodel.product): volfraction refined from the
+    suggestion's value, the S(q)'s other parameters held at mid values. ``time_budget`` bounds the
+    fit in seconds (kernel compilation excluded); None bounds it by ``max_nfev`` alone, which makes
+    it independent of the machine's speed (tests). Long curves are decimated to MAX_FIT_POINTS
+    log-spaced points; chi-square and BIC refer to them.
     """
     from scipy.optimize import least_squares
     from sasmodels.direct_model import DirectModel
 
     t0 = time.perf_counter()
     curve = _decimate(curve)
-    spec = catalog.get(model)
+    structure_name, volfraction = _structure_start(structure)
+    space = _space(model, start, structure_name, volfraction)
     sigma = curve.sigma if curve.sigma is not None else NO_SIGMA_RELATIVE * np.abs(curve.intensity) + 1e-30
-    calc = DirectModel(_sas_data(curve, sigma), _model(model))
-    pd_name = spec.pd_param + "_pd"
-    names = list(spec.start_params)
-    # Contrast only scales a homogeneous body; for core-shell bodies the core/shell contrast
-    # ratio changes the shape and is refined too (shell contrast 1, solvent 0).
-    base = dict(spec.fixed)
-    base.update({spec.sld_names[0]: 1.0, spec.sld_names[-1]: 0.0})
-    core_shell = spec.contrast == "core_shell"
-    if core_shell:
-        base[spec.sld_names[1]] = 1.0
-    base.update({spec.pd_param + "_pd_n": FIT_PD_POINTS, spec.pd_param + "_pd_type": "gaussian"})
-    n_log = len(names)
-
-    def unpack(x: np.ndarray) -> dict:
-        pars = dict(base)
-        for n_, v in zip(names, x[:n_log]):
-            pars[n_] = float(np.exp(v))
-        pars[pd_name] = float(x[n_log])
-        if core_shell:
-            pars[spec.sld_names[0]] = float(x[n_log + 1])
-        return pars
-
-    lo = [np.log(RATIO_BOUNDS[0] if n_.startswith("x_") else SIZE_BOUNDS[0]) for n_ in names] + [0.0]
-    hi = [np.log(RATIO_BOUNDS[1] if n_.startswith("x_") else SIZE_BOUNDS[1]) for n_ in names] + [PD_MAX]
-    x_start = [np.log(max(start.get(n_, 50.0), 1e-3)) for n_ in names] + [min(start.get(pd_name, 0.1), PD_MAX)]
-    starts = [x_start]
-    if core_shell:  # core contrast relative to the shell: two starts, either side of the shell
-        lo, hi = lo + [-4.0], hi + [4.0]
-        starts = [x_start + [-1.0], x_start + [2.5]]
-    lo_a, hi_a = np.array(lo), np.array(hi)
+    name = product.product_name(model, structure_name) if structure_name else model
+    calc = DirectModel(_sas_data(curve, sigma), _model(name))
     count = [0]
     # the first call of a model in a process compiles/loads its kernel: not part of the budget
-    calc(**unpack(np.clip(starts[0], lo_a + 1e-9, hi_a - 1e-9)), scale=1.0, background=0.0)
+    calc(**space.unpack(space.clip(space.starts[0])), scale=1.0, background=0.0)
     t_fit = time.perf_counter()
 
     class _OutOfTime(Exception):
         pass
 
-    best = {"cost": np.inf, "x": np.clip(starts[0], lo_a + 1e-9, hi_a - 1e-9), "linear": (1.0, 0.0)}
+    best = {"cost": np.inf, "x": space.clip(space.starts[0]), "linear": (1.0, 0.0)}
 
     def residuals(x: np.ndarray) -> np.ndarray:
-        if time.perf_counter() - t_fit > time_budget and count[0] > 0:
+        if time_budget is not None and time.perf_counter() - t_fit > time_budget and count[0] > 0:
             raise _OutOfTime
         count[0] += 1
-        i = np.asarray(calc(**unpack(x), scale=1.0, background=0.0), dtype=np.float64)
+        i = np.asarray(calc(**space.unpack(x), scale=1.0, background=0.0), dtype=np.float64)
         if not np.all(np.isfinite(i)):
             return np.full(curve.q.size, 1e6)
         scale, bkg, r = _linear(i, curve.intensity, sigma)
@@ -172,24 +226,37 @@ def quick_fit(curve: Curve, model: str, start: dict, time_budget: float = 0.3, m
         return r
 
     converged, message = False, ""
-    for x0 in starts:
+    for x0 in space.starts:
         try:
-            res = least_squares(residuals, np.clip(x0, lo_a + 1e-9, hi_a - 1e-9), bounds=(lo_a, hi_a), method="trf",
-                                x_scale="jac", diff_step=1e-4, max_nfev=max_nfev // len(starts))
+            res = least_squares(residuals, space.clip(x0), bounds=(space.lo, space.hi), method="trf",
+                                x_scale="jac", diff_step=1e-4, max_nfev=max_nfev // len(space.starts))
             converged, message = converged or bool(res.success), str(res.message)
         except _OutOfTime:
             message = f"stopped at the time budget ({time_budget:.2f} s)"
             break
-    n, k = curve.q.size, len(lo) + 2
+    n, k = curve.q.size, len(space.lo) + 2
     chi2 = best["cost"]
-    pars = unpack(best["x"])
-    out = {n_: pars[n_] for n_ in names}
-    out[pd_name] = pars[pd_name]
-    if core_shell:
-        out.update({sld: pars[sld] for sld in spec.sld_names})
+    pars = space.unpack(best["x"])
+    out = {n_: pars[n_] for n_ in space.log_names}
+    out[space.pd_name] = pars[space.pd_name]
+    if space.contrast:
+        out.update({sld: pars[sld] for sld in catalog.get(model).sld_names})
     fitted = best["linear"][0] * best["i"] + best["linear"][1] if "i" in best else None
+    s_pars = _structure_parameters(calc, pars, structure_name) if structure_name else {}
     return FitResult(model, out, best["linear"][0], best["linear"][1], chi2 / max(n - k, 1), chi2 + k * np.log(n),
-                     n, k, count[0], time.perf_counter() - t0, converged, message, q=curve.q, curve=fitted)
+                     n, k, count[0], time.perf_counter() - t0, converged, message, q=curve.q, curve=fitted,
+                     structure_factor=structure_name, structure_parameters=s_pars)
+
+
+def _structure_parameters(calc, pars: dict, structure: str) -> dict:
+    """The S(q) side of a fitted product: volfraction, the S-specific values held, and the
+    effective radius sasmodels computed from the form factor at the fitted parameters."""
+    out = {"volfraction": pars["volfraction"], **catalog.structure_factor(structure).mid_values()}
+    calc(**pars, scale=1.0, background=0.0)
+    results = calc.results() if callable(getattr(calc, "results", None)) else {}
+    if "radius_effective" in results:
+        out["radius_effective"] = float(results["radius_effective"])
+    return out
 
 
 def combine(ranking: list[tuple[str, float]], fits: dict[str, FitResult]) -> list[tuple[str, float]]:

@@ -3,7 +3,10 @@
 
 Both formats are SasView's own (FittingUtilities.formatParameters / FittingWidget.clipboard_paste):
 rows ``name: [checked, value, min, max]``, polydispersity rows ``name.width: [checked, width,
-min, max, npts, nsigmas, function]`` with ``polydisperse_params``.
+min, max, npts, nsigmas, function]`` with ``polydisperse_params``. A P@S page names its structure
+factor in ``fitpage_structure`` and adds its rows (volfraction, radius_effective_mode,
+structure_factor_mode, radius_effective, the S-specific parameters); choice rows carry the
+choice's index (FittingWidget.updateFullModel reads them with ``int(text, 0)``).
 """
 from __future__ import annotations
 
@@ -44,21 +47,53 @@ def _fmt(x) -> str:
     return repr(float(x)) if isinstance(x, (int, float, np.floating, np.integer)) else str(x)
 
 
+def structure_rows(form: str, structure: str, volfraction: float | None = None,
+                   values: Mapping | None = None) -> dict[str, tuple]:
+    """The S(q) rows of a ``form@structure`` Fitting page: ``{name: (checked, value, min, max)}``.
+
+    ``volfraction`` (None: sasview_automodel.product's default) is checked and bounded as in the
+    quick fit; ``radius_effective_mode`` (the catalog's choice for ``form``) and
+    ``structure_factor_mode`` (P*S) are written as choice indices, as SasView's combo-box rows
+    read them (``int(text, 0)``); ``radius_effective`` (computed by sasmodels from the form factor
+    in that mode; sasmodels' default as a placeholder until SasView's first calculation) and the
+    S(q)-specific parameters are unchecked, at ``values`` (a product fit's
+    ``structure_parameters``) or else at the catalog's mid values.
+    """
+    from . import catalog, product
+
+    limits = product.parameter_limits(form, structure)
+    values = {**catalog.structure_factor(structure).mid_values(), **(values or {})}
+    r_eff = values.pop("radius_effective", product.default_radius_effective(form, structure))
+    rows = {"volfraction": (True, product.start_volfraction(form, structure, volfraction),
+                            *product.volfraction_bounds(form, structure)),
+            "radius_effective_mode": (False, str(product.radius_effective_mode(form, structure)),
+                                      *limits["radius_effective_mode"]),
+            "structure_factor_mode": (False, str(product.STRUCTURE_FACTOR_MODE), *limits["structure_factor_mode"]),
+            "radius_effective": (False, r_eff, *limits["radius_effective"])}
+    for name, value in values.items():
+        if name in limits and name not in rows:
+            rows[name] = (False, value, *limits[name])
+    return rows
+
+
 def fitting_line_dict(model: str, category: str, parameters: Mapping | None = None,
-                      polydispersity: Mapping | None = None, fixed: tuple[str, ...] = ()) -> dict:
+                      polydispersity: Mapping | None = None, fixed: tuple[str, ...] = (),
+                      structure: str | None = None, structure_parameters: Mapping | None = None) -> dict:
     """The ``updateFromParameters`` dictionary for a Fitting page (values as strings).
 
     ``parameters``: ``{name: value}`` or ``{name: (value, min, max)}``; each row becomes
     ``[checked, value, min, max]`` (checked = "True" unless the name is in ``fixed``).
     ``polydispersity``: ``{name: width}`` or ``{name: {"width": w, "function": "gaussian",
     "npts": 35, "nsigmas": 3}}``, written as ``"<name>.width"`` rows with
-    ``polydisperse_params: ["True"]``. ``fitpage_structure: ["None"]`` is always sent (SasView
-    6.2 raises KeyError without it).
+    ``polydisperse_params: ["True"]``. ``structure``: the S(q) of a P@S page (SasView selects it
+    in its structure-factor box), ``structure_parameters`` its ``{name: (checked, value, min,
+    max)}`` rows (``structure_rows()``). ``fitpage_structure`` is always sent, "None" without a
+    structure factor (SasView 6.2 raises KeyError without it).
     """
     line = {
         "fitpage_category": [category],
         "fitpage_model": [model],
-        "fitpage_structure": ["None"],
+        "fitpage_structure": [structure or "None"],
         "model_name": [model],
     }
     for name, spec in (parameters or {}).items():
@@ -67,6 +102,8 @@ def fitting_line_dict(model: str, category: str, parameters: Mapping | None = No
         else:
             value, lo, hi = spec, "-inf", "inf"
         line[str(name)] = [str(name not in fixed), _fmt(value), _fmt(lo), _fmt(hi)]
+    for name, (checked, value, lo, hi) in (structure_parameters or {}).items() if structure else ():
+        line[str(name)] = [str(bool(checked)), _fmt(value), _fmt(lo), _fmt(hi)]
     if polydispersity:
         line["polydisperse_params"] = ["True"]
         for name, spec in polydispersity.items():

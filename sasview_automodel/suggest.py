@@ -17,6 +17,13 @@ PARAMETERS_PENDING = "this model bundle has no regression head: 'parameters' is 
 N_CANDIDATE_PARAMETERS = 5  # as many as the SasView panel lists
 ONNX_BATCH = 128  # curves per onnxruntime call
 STRUCTURE_NEEDED = 0.5  # a structure factor is suggested when P(some S(q)) reaches this
+FIT_TOP = 3             # candidates quick-fitted with fit=True
+FIT_BUDGET = 0.3        # seconds per candidate's quick fit (kernel compilation excluded)
+
+
+def structure_summary(sentence: str, probability: float) -> str:
+    """One line for people (GUI, CLI) from a structure-factor sentence and its probability."""
+    return f"{sentence} (p = {probability:.2f})"
 
 
 @dataclass
@@ -33,6 +40,11 @@ class StructureFactorSuggestion:
     @property
     def label(self) -> str:
         return catalog.structure_factor(self.name).label if self.name else "none (dilute)"
+
+    @property
+    def summary(self) -> str:
+        """The sentence with its probability, e.g. "concentrated: ... suggested (p = 0.87)"."""
+        return structure_summary(self.sentence, self.probability)
 
     @property
     def sentence(self) -> str:
@@ -81,8 +93,9 @@ class Suggestion:
 
     def to_sasview(self, model: str | None = None, category: str | None = None) -> dict:
         """SasView's ``updateFromParameters`` dictionary for ``model`` (default: the best) with its
-        starting parameters and polydispersity; ``category`` defaults to the one SasView derives
-        from sasmodels (inside SasView, pass the page's own)."""
+        starting parameters and polydispersity, and the structure factor with its rows when one is
+        suggested (``structure_for``); ``category`` defaults to the one SasView derives from
+        sasmodels (inside SasView, pass the page's own)."""
         from .sasview_format import fitting_line_dict, parameter_bounds, sasview_category, split_parameters
 
         model = model or self.best
@@ -90,7 +103,25 @@ class Suggestion:
         values, pd = split_parameters(pars, model)
         limits = parameter_bounds(model)
         values = {k: (v, *limits.get(k, ("-inf", "inf"))) for k, v in values.items()}
-        return fitting_line_dict(model, category or sasview_category(model), values, pd)
+        structure = self.structure_for(model)
+        return fitting_line_dict(model, category or sasview_category(model), values, pd,
+                                 structure=structure[0] if structure else None,
+                                 structure_parameters=structure[1] if structure else None)
+
+    def structure_for(self, model: str | None = None) -> tuple[str, dict] | None:
+        """(S(q) name, its Fitting-page rows) for ``model@S``, or None when no structure factor is
+        suggested. Values come from ``model``'s quick fit of the product when it ran, else from the
+        suggestion (volfraction) and the catalog (sasview_format.structure_rows)."""
+        from .sasview_format import structure_rows
+
+        sf = self.structure_factor
+        if sf is None or not sf.name:
+            return None
+        model = model or self.best
+        fit = self.fits.get(model)
+        fitted = dict(fit.structure_parameters) if fit is not None and fit.structure_factor == sf.name else {}
+        volfraction = fitted.pop("volfraction", sf.volfraction)
+        return sf.name, structure_rows(model, sf.name, volfraction, fitted)
 
     def sasview_paste(self, model: str | None = None) -> str:
         """The ``sasview_parameter_values:`` text for Edit > Paste in a SasView fit page."""
@@ -142,6 +173,11 @@ class Suggester:
         self.confidence_recalibration = (np.asarray(recal["x"], np.float64), np.asarray(recal["y"], np.float64)) if recal else None
         structure = card.get("structure")   # absent in bundles without a structure-factor head
         self.structure_names = list(structure["classes"]) if structure else []
+        unknown = [c for c in self.structure_names if c not in catalog.SQ_NAMES]
+        if unknown:
+            from .errors import BundleError
+            raise BundleError(f"model card {self.bundle.card_path} names structure factors {unknown} unknown to "
+                              "this catalog: use the sasview-automodel version the bundle was exported with")
         self.structure_temperature = float(structure["temperature"]) if structure else 1.0
 
     # -- public API -------------------------------------------------------------------------
@@ -201,10 +237,11 @@ class Suggester:
         return result
 
     # -- internals --------------------------------------------------------------------------
-    def suggest_curves(self, curves: Sequence[Curve], fit: bool = False, fit_top: int = 3,
-                       fit_budget: float = 0.3) -> list[Suggestion]:
+    def suggest_curves(self, curves: Sequence[Curve], fit: bool = False, fit_top: int = FIT_TOP,
+                       fit_budget: float | None = FIT_BUDGET) -> list[Suggestion]:
         """Rank models for validated curves (one ONNX call for the whole batch); with ``fit``,
-        quick-fit the ``fit_top`` candidates of each curve, ``fit_budget`` seconds each at most."""
+        quick-fit the ``fit_top`` candidates of each curve, ``fit_budget`` seconds each at most
+        (None: bounded by the number of evaluations only, independent of the machine's speed)."""
         if not curves:
             return []
         feats, infos = grid.featurize_many(c.as_tuple() for c in curves)
@@ -262,22 +299,28 @@ class Suggester:
                                          catalog.EFFECTIVE_RADIUS_MODE.get(form))
 
     @staticmethod
-    def _fit(s: Suggestion, curve: Curve, top: int, budget: float) -> None:
+    def _fit(s: Suggestion, curve: Curve, top: int, budget: float | None) -> None:
+        """Quick-fit the ``top`` candidates (the product model@S when a structure factor is
+        suggested) and take their refined parameters and the best one's volume fraction."""
         from .fit import combine, quick_fit
 
+        structure = s.structure_factor if s.structure_factor is not None and s.structure_factor.name else None
         for model, _ in s.ranking[:top]:
             start = s.candidate_parameters.get(model)
             if start:
-                s.fits[model] = quick_fit(curve, model, start, time_budget=budget)
+                s.fits[model] = quick_fit(curve, model, start, time_budget=budget, structure=structure)
         s.fit_ranking = combine(s.ranking, s.fits)
         if s.fit_ranking:
             best = s.best if s.best in s.fits else s.fit_ranking[0][0]
             s.parameters = {k: float(f"{v:.5g}") for k, v in s.fits[best].parameters.items()}
+            if structure is not None and "volfraction" in s.fits[best].structure_parameters:
+                structure.volfraction = float(f"{s.fits[best].structure_parameters['volfraction']:.4g}")
             for model, f in s.fits.items():
                 s.candidate_parameters[model] = {k: float(f"{v:.5g}") for k, v in f.parameters.items()}
             s.warnings = [w for w in s.warnings if w != PARAMETERS_UNCHECKED]
+            product = f"@{structure.name}" if structure is not None else ""
             s.warnings.append(f"parameters refined by a quick fit of {len(s.fits)} candidates "
-                              f"(best reduced chi-square {s.fits[best].chi2_reduced:.3g} for {best})")
+                              f"(best reduced chi-square {s.fits[best].chi2_reduced:.3g} for {best}{product})")
 
 
 def _grid_warnings(info: grid.GridInfo) -> list[str]:

@@ -71,13 +71,17 @@ def test_cli_batch(folder, tmp_path):
 def test_cli_bench_small_run_prints_the_table_and_goals(tmp_path):
     out = tmp_path / "bench.json"
     r = subprocess.run([sys.executable, "-m", "sasview_automodel", "bench", "--repeats", "5", "--batch", "40",
-                        "--files", "20", "--fit-curves", "0", "--workers", "1", "--json", str(out)],
+                        "--files", "20", "--fit-curves", "0", "--workers", "1", "--quick-fit-passes", "1",
+                        "--json", str(out)],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "suggest(): one in-memory curve" in r.stdout and "goals:" in r.stdout
+    assert "suggest + quick fit of the top 3 per curve" in r.stdout and "goal: quick fit" in r.stdout
     data = json.load(open(out))
     assert data["batch_files"]["rows_ok"] == 18 and data["batch_files"]["rows_error"] == 2
     assert data["single"]["median"] > 0 and data["peak_memory_mb"]["self"] > 0
+    qf = data["quick_fit"]
+    assert qf["n"] == qf["curves"] >= 3 and 0 < qf["median"] <= qf["p95"] and qf["top"] == 3
 
 
 def test_fit_baseline_fits_a_sphere_well():

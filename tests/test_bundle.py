@@ -88,3 +88,12 @@ def test_card_with_a_malformed_entry_is_refused(bundle_copy):
     json.dump(card, open(bundle_copy, "w"))
     with pytest.raises(BundleError, match="malformed"):
         ModelBundle.load(bundle_copy)
+
+
+def test_card_naming_an_unknown_structure_factor_is_refused(bundle_copy):
+    from sasview_automodel import Suggester
+    card = json.load(open(bundle_copy))
+    card["structure"] = {"classes": ["hardsphere", "fractal_core_shell"], "temperature": 1.0}
+    json.dump(card, open(bundle_copy, "w"))
+    with pytest.raises(BundleError, match=r"structure factors \['fractal_core_shell'\] unknown"):
+        Suggester(bundle_copy)

@@ -9,7 +9,9 @@ to restore projects and to send data, which have been stable since 6.0:
 * ``GuiManager.perspectiveChanged``, ``loadedPerspectives``, ``filesWidget`` (``cbFitting``,
   ``onAnalysisUpdate``, ``selectedItems``, ``context_menu``, ``readData``/``loadComplete``);
 * ``FittingWindow.setData`` / ``updateFromParameters`` / ``currentFittingWidget`` /
-  ``master_category_dict``; ``GuiUtils.dataFromItem``;
+  ``master_category_dict``; ``GuiUtils.dataFromItem``; for P@S pages also the page's
+  ``getRowFromName``, ``lstParams`` (its choice combo boxes) and ``logic.kernel_module.getParam``
+  (SasView 6.1.3's ``updateFromParameters`` can skip a choice row, see ``_set_choice_rows``);
 * ``sas.qtgui.MainWindow.MainWindow.run_sasview``: called with or without files (6.2 / 6.1),
   and wrapped by ``wrap_run_sasview`` when ``sasview-automodel enable`` is in effect.
 
@@ -387,9 +389,10 @@ class SasViewHost:
         panel.suggest_items(items)
 
     # -- hand-off to Fitting ----------------------------------------------------------------
-    def open_in_fitting(self, item, model: str, parameters=None, polydispersity=None) -> dict:
+    def open_in_fitting(self, item, model: str, parameters=None, polydispersity=None, structure=None) -> dict:
         """Switch to Fitting, send ``item`` to a free fit page and set model and parameters
-        through ``setData``/``updateFromParameters``. Returns the line_dict sent."""
+        through ``setData``/``updateFromParameters``; ``structure`` = (S(q) name, rows) sets up
+        ``model@S`` (logic.structure_for_fitting). Returns the line_dict sent."""
         if item is None:
             raise ValueError("no Data Explorer item to send (data classified from outside SasView)")
         fit = self.switch_to(FITTING)
@@ -406,10 +409,35 @@ class SasViewHost:
         category = logic.find_category(model, widget.master_category_dict)
         if category is None:
             raise KeyError(f"model {model!r} is not listed in SasView's model categories")
-        line = logic.fitting_line_dict(model, category, parameters, polydispersity)
+        name, rows = structure if structure else (None, None)
+        line = logic.fitting_line_dict(model, category, parameters, polydispersity, structure=name,
+                                       structure_parameters=rows)
         fit.updateFromParameters(line)
-        self.status(f"sasview-automodel: {model} set up in {FITTING}")
+        if name:
+            self._set_choice_rows(widget, line)
+        self.status(f"sasview-automodel: {model + ('@' + name if name else '')} set up in {FITTING}")
         return line
+
+    @staticmethod
+    def _set_choice_rows(widget, line: dict) -> None:
+        """Make sure the P@S choice rows (radius_effective_mode, structure_factor_mode) took.
+
+        SasView 6.1.3's ``updateFullModel`` skips the table row at ``_n_shells_row``, which after a
+        structure factor was chosen points at one of these rows; so set the row's combo box (its
+        index is the value, as SasView's own page does) where the model still has another value."""
+        from ..product import MODE_PARAMETERS
+
+        kernel = widget.logic.kernel_module
+        for name in MODE_PARAMETERS:
+            if name not in line or int(float(kernel.getParam(name))) == int(line[name][1], 0):
+                continue
+            row = widget.getRowFromName(name)
+            view = widget.lstParams
+            combo = view.indexWidget(view.model().index(row, 1)) if row is not None else None
+            if combo is None:
+                log.warning("sasview-automodel: could not set %s on the Fitting page", name)
+                continue
+            combo.setCurrentIndex(int(line[name][1], 0))
 
     def fitting_state(self) -> dict:
         """What the current Fitting page shows (tests, screenshots): category, model, values."""
@@ -421,5 +449,6 @@ class SasViewHost:
             params = {k: kernel.getParam(k) for k in kernel.params}
             params.update({f"{k}.width": d.get("width") for k, d in getattr(kernel, "dispersion", {}).items()})
         return {"category": w.cbCategory.currentText(), "model": w.cbModel.currentText(),
+                "structure": w.cbStructureFactor.currentText(),
                 "data": getattr(getattr(w, "data", None), "name", None), "parameters": params,
                 "widget": w, "perspective": fit}

@@ -5,6 +5,8 @@
   format) for a model, its category and optional starting parameters and polydispersity.
 * ``find_category``: the Fitting page category of a model, read from SasView's own table.
 * ``confidence_level``: the colour band a person reads at a glance.
+* ``structure_text`` / ``structure_for_fitting``: what the panel says about a structure factor
+  S(q), and the S(q) part of the hand-off of a P@S model to Fitting.
 """
 from __future__ import annotations
 
@@ -34,6 +36,21 @@ def confidence_level(confidence: float) -> tuple[str, str, str]:
         if confidence >= low:
             return level, bg, fg
     return CONFIDENCE_BANDS[-1][1:]
+
+
+def structure_text(structure) -> str:
+    """The panel's line about S(q), the sentence with its probability ("concentrated: hard-sphere-like
+    interactions suggested (p = 0.87)", "dilute: no structure factor needed (p = 0.93)"), or ""
+    when the bundle has no structure-factor head."""
+    return "" if structure is None else structure.summary
+
+
+def structure_for_fitting(suggestion, model: str) -> tuple[str, dict] | None:
+    """(S(q) name, Fitting-page rows) to open ``model@S`` with, or None for a plain form factor
+    (no suggestion, no structure head, or a dilute answer)."""
+    if suggestion is None or getattr(suggestion, "structure_factor", None) is None:
+        return None
+    return suggestion.structure_for(model)
 
 
 def curve_from_data(data, name: str | None = None) -> Curve:

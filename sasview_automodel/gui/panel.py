@@ -85,6 +85,14 @@ class SuggestionPanel(QWidget):
         conf.addStretch(1)
         root.addLayout(conf)
 
+        self.lblStructure = QLabel("")
+        self.lblStructure.setWordWrap(True)
+        self.lblStructure.setObjectName("automodelStructure")
+        self.lblStructure.setToolTip("Whether the curve needs a structure factor S(q) (concentrated sample); "
+                                     "\u201cOpen in Fitting\u201d then sets up the product model P@S")
+        self.lblStructure.hide()
+        root.addWidget(self.lblStructure)
+
         frame = QFrame()
         frame.setFrameShape(QFrame.StyledPanel)
         self.rankGrid = QGridLayout(frame)
@@ -178,6 +186,7 @@ class SuggestionPanel(QWidget):
                 w.deleteLater()
         self.fit_buttons = {}
         self.lblOutlier.hide()
+        self.lblStructure.hide()
         self.lblConfidence.setText("\u2013")
         self.lblConfidence.setStyleSheet("")
         self.lblNotes.setText("")
@@ -193,6 +202,9 @@ class SuggestionPanel(QWidget):
             self.lblOutlier.setText("\u26a0 Outlier: this curve is unlike anything the classifier was "
                                     f"trained on. {s.reason[:1].upper() + s.reason[1:]}.")
             self.lblOutlier.show()
+        self._show_structure(s)
+        structure = getattr(s, "structure_factor", None)
+        product = f"@{structure.name}" if structure is not None and structure.name else ""
         for row, (model, p) in enumerate(s.top(TOP_K)):
             rank = QLabel(f"{row + 1}.")
             label = QLabel(catalog.get(model).label if model in catalog.BY_NAME else model)
@@ -204,7 +216,7 @@ class SuggestionPanel(QWidget):
             bar.setTextVisible(True)
             button = QPushButton("Open in Fitting")
             button.setObjectName(f"automodelOpen_{model}")
-            button.setToolTip(f"Send this data to a Fitting page set up with the {model} model")
+            button.setToolTip(f"Send this data to a Fitting page set up with the {model}{product} model")
             button.setEnabled(self.item is not None and self.host is not None)
             button.clicked.connect(lambda checked=False, m=model: self.open_in_fitting(m))
             for col, w in enumerate((rank, label, bar, button)):
@@ -216,6 +228,15 @@ class SuggestionPanel(QWidget):
                          "opens with SasView's defaults).")
         self.lblNotes.setText("\n".join(f"\u2022 {n}" for n in notes))
         self._plot()
+
+    def _show_structure(self, s) -> None:
+        """The structure-factor line (nothing when the bundle has no structure-factor head)."""
+        structure = getattr(s, "structure_factor", None)
+        text = logic.structure_text(structure)
+        self.lblStructure.setText(text)
+        self.lblStructure.setStyleSheet("QLabel { font-weight: bold; }" if structure is not None and structure.name
+                                        else "")
+        self.lblStructure.setVisible(bool(text))
 
     def _plot(self) -> None:
         """Log-log plot of the data with the quick-fitted top candidates overlaid (their refined
@@ -245,7 +266,8 @@ class SuggestionPanel(QWidget):
                 ax.set_title(f"best: {self.suggestion.best} ({self.suggestion.ranking[0][1]:.0%})", fontsize=9)
                 for model, fit in getattr(self.suggestion, "fits", {}).items():
                     if fit.q is not None and fit.curve is not None and np.all(fit.curve > 0):
-                        ax.plot(fit.q, fit.curve, "-", lw=1.6, zorder=5, label=f"{model} (chi2 {fit.chi2_reduced:.3g})")
+                        name = model + (f"@{fit.structure_factor}" if getattr(fit, "structure_factor", None) else "")
+                        ax.plot(fit.q, fit.curve, "-", lw=1.6, zorder=5, label=f"{name} (chi2 {fit.chi2_reduced:.3g})")
                 if getattr(self.suggestion, "fits", None):
                     ax.legend(fontsize=7, loc="lower left")
         except Exception:  # noqa: BLE001 - nothing to plot (bad data): the message says why
@@ -258,7 +280,8 @@ class SuggestionPanel(QWidget):
 
     # -- hand-off -------------------------------------------------------------------------
     def open_in_fitting(self, model: str) -> bool:
-        """Send the data to a Fitting page set up with ``model`` (and parameters, if any)."""
+        """Send the data to a Fitting page set up with ``model`` (and parameters, if any), as the
+        product ``model@S`` when a structure factor is suggested."""
         if self.host is None or self.item is None:
             self.show_message("This data set is not in the Data Explorer; load it there first.", error=True)
             return False
@@ -266,8 +289,10 @@ class SuggestionPanel(QWidget):
         values, pd = logic.split_parameters(candidates.get(model), model)
         limits = parameter_bounds(model) if values else {}
         values = {k: (v, *limits.get(k, ("-inf", "inf"))) for k, v in values.items()}
+        structure = logic.structure_for_fitting(self.suggestion, model)
+        extra = {"structure": structure} if structure else {}  # hosts without P@S keep working dilute
         try:
-            line = self.host.open_in_fitting(self.item, model, values, pd)
+            line = self.host.open_in_fitting(self.item, model, values, pd, **extra)
         except Exception as exc:  # noqa: BLE001 - shown in the panel, SasView keeps running
             log.error("sasview-automodel: could not open %s in Fitting: %s", model, exc)
             self.show_message(f"Could not open {model} in Fitting: {exc}", error=True)

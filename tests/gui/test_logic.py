@@ -81,3 +81,26 @@ def test_confidence_levels():
     assert logic.confidence_level(0.95)[0] == "high"
     assert logic.confidence_level(0.6)[0] == "medium"
     assert logic.confidence_level(0.1)[0] == "low"
+
+
+def _suggestion(structure):
+    from sasview_automodel.suggest import Suggestion
+    return Suggestion(ranking=[("sphere", 0.9), ("vesicle", 0.1)], confidence=0.9, outlier=False, outlier_score=1.0,
+                      outlier_threshold=20.0, candidate_parameters={"sphere": {"radius": 60.0, "radius_pd": 0.1}},
+                      structure_factor=structure)
+
+
+def test_structure_text_and_hand_off():
+    from sasview_automodel.suggest import StructureFactorSuggestion
+    hs = StructureFactorSuggestion("hardsphere", 0.87, 0.9, {"none": 0.1, "hardsphere": 0.87}, 0.25, "radius")
+    dilute = StructureFactorSuggestion(None, 0.93, 0.07, {"none": 0.93, "hardsphere": 0.07})
+    assert logic.structure_text(hs) == "concentrated: hard-sphere-like interactions suggested (p = 0.87)"
+    assert logic.structure_text(dilute) == "dilute: no structure factor needed (p = 0.93)"
+    assert logic.structure_text(None) == ""  # a bundle without a structure-factor head: nothing extra
+    name, rows = logic.structure_for_fitting(_suggestion(hs), "vesicle")
+    assert name == "hardsphere" and rows["volfraction"][:2] == (True, 0.25)
+    assert rows["radius_effective_mode"][1] == "1"  # vesicle@hardsphere: "outer radius"
+    for s in (None, _suggestion(None), _suggestion(dilute)):
+        assert logic.structure_for_fitting(s, "sphere") is None
+    line = logic.fitting_line_dict("sphere", "Sphere", {"radius": 60.0}, structure=name, structure_parameters=rows)
+    assert line["fitpage_structure"] == ["hardsphere"] and line["volfraction"][1] == "0.25"

@@ -32,11 +32,13 @@ class StandInHost:
     def item_name(self, item):
         return item["name"]
 
-    def open_in_fitting(self, item, model, parameters=None, polydispersity=None):
+    def open_in_fitting(self, item, model, parameters=None, polydispersity=None, structure=None):
         if self.fail_with:
             raise self.fail_with
         from sasview_automodel.gui.logic import fitting_line_dict
-        line = fitting_line_dict(model, "Some category", parameters, polydispersity)
+        name, rows = structure or (None, None)
+        line = fitting_line_dict(model, "Some category", parameters, polydispersity, structure=name,
+                                 structure_parameters=rows)
         self.opened.append((item, model, line))
         return line
 
@@ -74,6 +76,7 @@ def test_suggest_selected_then_open(panel, qtbot):
     item, model, line = panel.host.opened[-1]
     assert model == best and opened.args[0] == best and item["name"] == "sphere60"
     assert line["fitpage_structure"] == ["None"] and line["model_name"] == [best]
+    assert panel.lblStructure.isHidden()  # the shipped bundle has no structure-factor head
 
 
 def test_inference_runs_off_the_gui_thread(panel, qtbot, monkeypatch):
@@ -145,3 +148,42 @@ def test_outlier_banner_and_confidence_colour(panel, qtbot):
     assert "structure factor" in panel.lblOutlier.text()
     assert "20%" in panel.lblConfidence.text() and "#c62828" in panel.lblConfidence.styleSheet()
     assert list(panel.fit_buttons) == ["sphere", "vesicle", "cylinder"]
+
+
+def _concentrated(structure):
+    from sasview_automodel.suggest import Suggestion
+    return Suggestion(ranking=[("sphere", 0.8), ("vesicle", 0.15), ("cylinder", 0.05)], confidence=0.9,
+                      outlier=False, outlier_score=1.0, outlier_threshold=22.0,
+                      parameters={"radius": 60.0, "radius_pd": 0.1},
+                      candidate_parameters={"sphere": {"radius": 60.0, "radius_pd": 0.1}},
+                      structure_factor=structure)
+
+
+def test_structure_factor_is_shown_and_opened_as_p_at_s(panel, qtbot):
+    from sasview_automodel.suggest import StructureFactorSuggestion
+    hs = StructureFactorSuggestion("hardsphere", 0.87, 0.9, {"none": 0.1, "hardsphere": 0.87}, 0.25, "radius")
+    panel.item = {"name": "conc", "data": None}
+    panel.suggestion = _concentrated(hs)
+    panel.show_result(panel.suggestion)
+    assert panel.lblStructure.isVisibleTo(panel)
+    assert panel.lblStructure.text() == "concentrated: hard-sphere-like interactions suggested (p = 0.87)"
+    assert "sphere@hardsphere" in panel.fit_buttons["sphere"].toolTip()
+    with qtbot.waitSignal(panel.fittingOpened, timeout=5000) as opened:
+        qtbot.mouseClick(panel.fit_buttons["sphere"], Qt.LeftButton)
+    _, model, line = panel.host.opened[-1]
+    assert model == "sphere" and opened.args[1] == line
+    assert line["fitpage_structure"] == ["hardsphere"] and line["volfraction"][:2] == ["True", "0.25"]
+    assert line["radius_effective_mode"][1] == "1" and line["radius"][1] == "60.0"
+
+
+def test_dilute_answer_says_dilute_and_opens_the_form_factor(panel, qtbot):
+    from sasview_automodel.suggest import StructureFactorSuggestion
+    panel.item = {"name": "dil", "data": None}
+    panel.suggestion = _concentrated(StructureFactorSuggestion(None, 0.93, 0.07, {"none": 0.93}))
+    panel.show_result(panel.suggestion)
+    assert panel.lblStructure.isVisibleTo(panel) and panel.lblStructure.text().startswith("dilute")
+    assert panel.open_in_fitting("sphere")
+    assert panel.host.opened[-1][2]["fitpage_structure"] == ["None"]
+    panel.suggestion = _concentrated(None)
+    panel.show_result(panel.suggestion)
+    assert panel.lblStructure.isHidden()
