@@ -51,6 +51,12 @@ EXAMPLES = [
           radius_pd_type="gaussian", radius_pd_n=9),
      Instrument("Kratky slit SAXS", 0.004, 0.5, 500, "linear", "slit", 0.0, 0.0, 0.04, 3e5, 1.0, 0.005,
                 0.3, False, True, True, 1.0)),
+    # a concentrated sample (issue 9): sphere@hardsphere, P*S, effective radius = the radius
+    ("sphere_hardsphere_saxs.txt", "sphere@hardsphere",
+     dict(radius=60.0, sld=2.0, sld_solvent=0.0, radius_pd=0.1, radius_pd_type="schulz", radius_pd_n=35,
+          volfraction=0.3, radius_effective_mode=1, structure_factor_mode=0),
+     Instrument("lab SAXS pinhole", 0.004, 0.45, 300, "linear", "pinhole", 0.03, 0.0, 0.0, 2e5, 1.0, 0.005,
+                0.5, False, True, True, 0.05)),
 ]
 
 

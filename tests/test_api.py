@@ -39,15 +39,30 @@ def test_golden_top3_for_each_example(suggester, example_files):
     for path in example_files:
         (s,) = suggester.suggest_file(path)
         got = [(m, round(p, 3)) for m, p in s.top(3)]
-        want = [tuple(x) for x in golden[os.path.basename(path)]]
+        want = [tuple(x) for x in golden[os.path.basename(path)]["top3"]]
         assert [m for m, _ in got] == [m for m, _ in want], path
         assert np.allclose([p for _, p in got], [p for _, p in want], atol=2e-3), path
+        sf = golden[os.path.basename(path)]["structure_factor"]
+        assert (s.structure_factor.name if s.structure_factor else None) == sf, path
+        if s.structure_factor:
+            assert s.structure_factor.p_needed == pytest.approx(golden[os.path.basename(path)]["p_structure_needed"], abs=2e-3)
 
 
 def test_examples_true_model_is_in_the_top3(suggester, example_files):
     for path in example_files:
         (s,) = suggester.suggest_file(path)
         assert _true_model(path) in [m for m, _ in s.top(3)], (path, s.top(3))
+
+
+def test_examples_get_their_true_structure_factor(suggester, example_files):
+    """Dilute examples need none; sphere_hardsphere_saxs.txt (volume fraction 0.3) needs hardsphere."""
+    for path in example_files:
+        (s,) = suggester.suggest_file(path)
+        base = os.path.basename(path).rsplit(".", 1)[0]
+        want = next((n for n in catalog.SQ_NAMES if f"_{n}_" in f"_{base}_"), None)
+        assert s.structure_factor is not None and s.structure_factor.name == want, (path, s.structure_factor)
+        if want:
+            assert s.structure_factor.volfraction == pytest.approx(0.3, abs=0.1)
 
 
 def test_batch_equals_single_calls(suggester):

@@ -17,7 +17,10 @@ golden = {}
 for name in sorted(os.listdir(examples)):
     if name.endswith((".txt", ".csv", ".xml")):
         (res,) = s.suggest_file(os.path.join(examples, name))
-        golden[name] = [[m, round(p, 3)] for m, p in res.top(3)]
+        sf = res.structure_factor
+        golden[name] = {"top3": [[m, round(p, 3)] for m, p in res.top(3)],
+                        "structure_factor": None if sf is None else sf.name,
+                        "p_structure_needed": None if sf is None else round(sf.p_needed, 3)}
 with open(os.path.join(HERE, "golden_examples.json"), "w") as f:
     json.dump(golden, f, indent=1)
 print(json.dumps(golden, indent=1))
