@@ -21,7 +21,7 @@ Rules for near-degenerate shapes (documented in docs/design.md):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -245,12 +245,16 @@ def encode_targets(label: int, pars: dict, q_ref: float) -> tuple[np.ndarray, np
     return target, mask
 
 
-def decode_targets(values: np.ndarray, label: int, q_ref: float) -> dict[str, float]:
-    """Parameter values of class ``label`` from a regression output row."""
+# the slots of each class, in REGRESSION_SLOTS order: (slot index, name, kind)
+SLOTS_BY_CLASS: dict[int, tuple[tuple[int, str, str], ...]] = {
+    label: tuple((s, name, kind) for s, (k, name, kind) in enumerate(REGRESSION_SLOTS) if k == label)
+    for label in range(len(CLASSES))}
+
+
+def decode_targets(values: np.ndarray | Sequence[float], label: int, q_ref: float) -> dict[str, float]:
+    """Parameter values of class ``label`` from a regression output row (array or list)."""
     out = {}
-    for s, (k, name, kind) in enumerate(REGRESSION_SLOTS):
-        if k != label:
-            continue
+    for s, name, kind in SLOTS_BY_CLASS.get(label, ()):
         v = float(values[s])
         out[name] = 10 ** v / q_ref if kind == "length" else 10 ** v if kind == "ratio" else min(max(v / 4.0, 0.0), 0.4)
     return out

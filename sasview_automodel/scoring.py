@@ -32,9 +32,22 @@ def confidence_features(probs: np.ndarray, outlier_score: np.ndarray, threshold:
     p = np.sort(np.asarray(probs, np.float64), axis=1)[:, ::-1]
     p1 = np.clip(p[:, 0], 1e-6, 1 - 1e-6)
     mask = features[:, 1] > 0
-    noise = np.array([np.median(f[2][m]) if m.any() else 1.0 for f, m in zip(features, mask)])
+    noise = masked_median(features[:, 2], mask, empty=1.0)
     ratio = np.log(np.maximum(np.asarray(outlier_score, np.float64), 1e-6) / threshold)
     return np.column_stack([np.log(p1 / (1 - p1)), p[:, 0] - p[:, 1], ratio, noise, mask.mean(axis=1)])
+
+
+def masked_median(values: np.ndarray, mask: np.ndarray, empty: float) -> np.ndarray:
+    """Row-wise ``np.median(values[b][mask[b]])`` as float64, ``empty`` where a row's mask is
+    all False; the same numbers as np.median (the middle value, or the mean of the two middle
+    values in the dtype of ``values``) without a Python loop over rows. Values must be finite."""
+    n = mask.sum(axis=1)
+    ordered = np.sort(np.where(mask, values, np.inf), axis=1)
+    rows = np.arange(len(values))
+    lower = ordered[rows, np.maximum((n - 1) // 2, 0)]
+    upper = ordered[rows, np.minimum(n // 2, values.shape[1] - 1)]
+    middle = (lower + upper) / values.dtype.type(2)
+    return np.where(n > 0, middle.astype(np.float64), empty)
 
 
 def confidence(x: np.ndarray, weights: np.ndarray, outlier: np.ndarray,

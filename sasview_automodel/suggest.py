@@ -254,17 +254,20 @@ class Suggester:
         scored = self.score(feats)
         probs, scores, outliers, conf = scored["probs"], scored["outlier_score"], scored["outlier"], scored["confidence"]
         regression = scored.get("params")
+        # the per-curve loop reads Python lists (one conversion per batch, not per value); the
+        # row-wise argsort is the per-row np.argsort(-p), so ties keep their order
+        orders = np.argsort(-probs, axis=1).tolist()
+        labels = [catalog.CLASS_NAMES.index(m) for m in self.classes]
+        rows = regression.tolist() if regression is not None else [None] * len(curves)
+        q_refs = grid.GRID_Q[[info.first_bin for info in infos]].tolist()
         results = []
-        for n, (c, info, p, s, cf) in enumerate(zip(curves, infos, probs, scores, conf)):
-            order = np.argsort(-p)
-            ranking = [(self.classes[j], float(p[j])) for j in order]
-            outlier = bool(outliers[n])
+        for n, (c, info, p, order, s, cf, outlier, row, q_ref) in enumerate(zip(
+                curves, infos, probs.tolist(), orders, scores.tolist(), conf.tolist(), outliers.tolist(), rows, q_refs)):
+            ranking = [(self.classes[j], p[j]) for j in order]
             candidates = {}
-            if regression is not None:
-                q_ref = float(grid.GRID_Q[info.first_bin])
+            if row is not None:
                 for j in order[:N_CANDIDATE_PARAMETERS]:
-                    label = catalog.CLASS_NAMES.index(self.classes[j])
-                    values = catalog.decode_targets(regression[n], label, q_ref)
+                    values = catalog.decode_targets(row, labels[j], q_ref)
                     candidates[self.classes[j]] = {k: float(f"{v:.4g}") for k, v in values.items()}
             warnings = list(c.warnings) + _grid_warnings(info) + [PARAMETERS_UNCHECKED if candidates else PARAMETERS_PENDING]
             reason = (f"unlike any trained shape (outlier score {s:.0f} > {self.ood_threshold:.0f}): consider a "
@@ -273,7 +276,7 @@ class Suggester:
                                          ranking[0][0], candidates.get(ranking[0][0], {}))
                          if "structure_probs" in scored else None)
             results.append(Suggestion(
-                ranking=ranking, confidence=float(cf), outlier=outlier, outlier_score=float(s),
+                ranking=ranking, confidence=cf, outlier=outlier, outlier_score=s,
                 outlier_threshold=self.ood_threshold, parameters=dict(candidates.get(ranking[0][0], {})),
                 candidate_parameters=candidates, warnings=warnings, name=c.name, source=c.source, entry=c.entry,
                 reason=reason, structure_factor=structure))
