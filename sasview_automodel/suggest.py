@@ -179,6 +179,9 @@ class Suggester:
             raise BundleError(f"model card {self.bundle.card_path} names structure factors {unknown} unknown to "
                               "this catalog: use the sasview-automodel version the bundle was exported with")
         self.structure_temperature = float(structure["temperature"]) if structure else 1.0
+        self._outlier_hint = ("aggregates, a mixture of sizes, lamellar or Bragg peaks, polymer chains, or a model "
+                              "outside the catalog" if structure else
+                              "a structure factor, aggregates, a mixture, or a model outside the catalog")
 
     # -- public API -------------------------------------------------------------------------
     def suggest(self, q, intensity, sigma=None, dq=None, *, slit_length: float | None = None,
@@ -270,8 +273,8 @@ class Suggester:
                     values = catalog.decode_targets(row, labels[j], q_ref)
                     candidates[self.classes[j]] = {k: float(f"{v:.4g}") for k, v in values.items()}
             warnings = list(c.warnings) + _grid_warnings(info) + [PARAMETERS_UNCHECKED if candidates else PARAMETERS_PENDING]
-            reason = (f"unlike any trained shape (outlier score {s:.0f} > {self.ood_threshold:.0f}): consider a "
-                      "structure factor, aggregates, a mixture, or a model outside the catalog" if outlier else "")
+            reason = (f"unlike any trained shape (outlier score {s:.0f} > {self.ood_threshold:.0f}): consider "
+                      f"{self._outlier_hint}" if outlier else "")
             structure = (self._structure(scored["structure_probs"][n], float(scored["volfraction"][n]),
                                          ranking[0][0], candidates.get(ranking[0][0], {}))
                          if "structure_probs" in scored else None)

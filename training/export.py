@@ -29,6 +29,7 @@ from sasview_automodel.grid import CHANNELS, GRID_Q
 from sasview_automodel.scoring import (CONFIDENCE_FEATURES, OUTLIER_CONFIDENCE_CAP, confidence,
                                          confidence_features, fit_isotonic, fit_logistic, mahalanobis_min, softmax)
 from training.data import Augmentation, load_database, train_batch
+from training.model import Conv2dTrunk
 from training.train import augmentation, build_model, config_hash, load_config, uses_structure
 
 OOD_TPR = 0.95
@@ -74,7 +75,7 @@ def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
     onnx_path = os.path.join(out_dir, f"{name}.onnx")
     dummy = torch.zeros(2, len(CHANNELS), GRID_Q.size)
     outputs = ["logits", "embedding", "params"] + (["structure_logits", "volfraction"] if uses_structure(cfg) else [])
-    torch.onnx.export(model, (dummy,), onnx_path, input_names=["features"], output_names=outputs,
+    torch.onnx.export(Conv2dTrunk(model), (dummy,), onnx_path, input_names=["features"], output_names=outputs,
                       dynamic_axes={"features": {0: "batch"}, **{o: {0: "batch"} for o in outputs}},
                       opset_version=17, dynamo=False)
 
