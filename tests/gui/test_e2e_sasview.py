@@ -130,3 +130,30 @@ def test_paste_string_sets_the_values_on_a_fit_page(sasview, qtbot):
         key = name[:-3] + ".width" if name.endswith("_pd") else name
         # pasted values go through the page's table, which keeps 5 significant digits
         assert params[key] == pytest.approx(value, rel=1e-4), name
+
+
+def test_concentrated_example_opens_p_at_s_in_fitting(sasview, qtbot):
+    """The shipped model on a concentrated sample (sphere@hardsphere, volume fraction 0.3): the panel
+    names the structure factor and "Open in Fitting" sets up P@S on a real Fitting page."""
+    window, gm, h = sasview
+    (item,) = h.load_files([os.path.join(EXAMPLES, "sphere_hardsphere_saxs.txt")])
+    view = gm.filesWidget.current_view
+    view.setCurrentIndex(view.model().mapFromSource(item.index()))
+    action = next(a for a in gm.filesWidget.context_menu.actions() if a.text() == host_module.ACTION_TEXT)
+    panel = gm.loadedPerspectives[host_module.PERSPECTIVE_NAME]
+    with qtbot.waitSignal(panel.suggestionReady, timeout=30000) as blocker:
+        action.trigger()
+    suggestion = blocker.args[0]
+    sf = suggestion.structure_factor
+    assert sf is not None and sf.name == "hardsphere", sf
+    assert panel.lblStructure.text().startswith("concentrated: hard-sphere-like interactions suggested")
+    qtbot.wait(200)
+    _shot(panel, "panel-concentrated.png")
+    model = suggestion.best
+    with qtbot.waitSignal(panel.fittingOpened, timeout=10000):
+        qtbot.mouseClick(panel.fit_buttons[model], Qt.LeftButton)
+    state = h.fitting_state()
+    assert (state["model"], state["structure"]) == (model, "hardsphere")
+    assert state["widget"].data is h.data_from_item(item)
+    assert 0.15 < state["parameters"]["volfraction"] < 0.45
+    qtbot.waitUntil(lambda: state["widget"].cbModel.isEnabled(), timeout=30000)
