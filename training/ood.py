@@ -127,6 +127,12 @@ def observe_ood(curves: list[tuple[str, np.ndarray]], q_fine: np.ndarray, seed: 
 
 
 # -- metrics -----------------------------------------------------------------------------------
+def _logsumexp(z: np.ndarray) -> np.ndarray:
+    z = np.asarray(z, np.float64)
+    top = z.max(1)
+    return top + np.log(np.exp(z - top[:, None]).sum(1))
+
+
 def auroc(score_in: np.ndarray, score_out: np.ndarray) -> float:
     """P(an outlier scores higher than an in-distribution curve), ties counted half."""
     s = np.concatenate([score_in, score_out])
@@ -221,13 +227,16 @@ def report(suggester, id_result: dict, q_fine: np.ndarray, n_per_kind: int, seed
     base_in = -softmax(id_result["logits"], 1.0).max(1)
     base_all = -softmax(ood["logits"], 1.0).max(1)
     base_out = base_all[~modelled]
+    energy_in = -_logsumexp(id_result["logits"])      # energy score (Liu et al. 2020), higher = stranger
+    energy_all = -_logsumexp(ood["logits"])
     thr = suggester.ood_threshold
     m = dict(auroc=auroc(s_in, s_out), fpr95=fpr_at_tpr(s_in, s_out), flagged_ood=float(np.mean(s_out > thr)),
              flagged_id=float(np.mean(s_in > thr)), auroc_maxsoftmax=auroc(base_in, base_out),
              fpr95_maxsoftmax=fpr_at_tpr(base_in, base_out), n_ood=int(s_out.size), n_id=int(s_in.size),
              auroc_unlike_exposure=auroc(s_in, all_out[unlike]),
              auroc_maxsoftmax_unlike_exposure=auroc(base_in, base_all[unlike]),
-             flagged_modelled=float(np.mean(all_out[modelled] > thr)) if modelled.any() else float("nan"))
+             flagged_modelled=float(np.mean(all_out[modelled] > thr)) if modelled.any() else float("nan"),
+             auroc_energy=auroc(energy_in, energy_all[~modelled]), fpr95_energy=fpr_at_tpr(energy_in, energy_all[~modelled]))
     labels = id_result["labels"]
     p_raw = softmax(id_result["logits"], 1.0)
     correct = (id_result["probs"].argmax(1) == labels).astype(float)
@@ -246,7 +255,8 @@ def report(suggester, id_result: dict, q_fine: np.ndarray, n_per_kind: int, seed
              "probability of the same network.", "",
              "| detector | AUROC | FPR at 95 % TPR |", "|---|---|---|",
              f"| Mahalanobis on the embedding (shipped) | **{m['auroc']:.3f}** | {m['fpr95']:.3f} |",
-             f"| max softmax (baseline) | {m['auroc_maxsoftmax']:.3f} | {m['fpr95_maxsoftmax']:.3f} |", "",
+             f"| max softmax (baseline) | {m['auroc_maxsoftmax']:.3f} | {m['fpr95_maxsoftmax']:.3f} |",
+             f"| energy of the logits (baseline) | {m['auroc_energy']:.3f} | {m['fpr95_energy']:.3f} |", "",
              f"Without the kinds that resemble an outlier-exposure family of training ({', '.join(EXPOSURE_LIKE)}): "
              f"AUROC {m['auroc_unlike_exposure']:.3f} (max softmax {m['auroc_maxsoftmax_unlike_exposure']:.3f}).", "",
              *([f"Modelled now (a catalog form factor times a catalog structure factor), left out of AUROC: "
