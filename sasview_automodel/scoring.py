@@ -1,6 +1,8 @@
 """From network outputs to calibrated probabilities, an outlier score and a confidence value."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 
@@ -20,21 +22,63 @@ def mahalanobis_min(emb: np.ndarray, means: np.ndarray, precision: np.ndarray) -
     return d2.min(axis=1)
 
 
-CONFIDENCE_FEATURES = ("logit_p1", "margin", "log_outlier_ratio", "noise", "coverage")
+@dataclass(frozen=True)
+class OutlierModel:
+    """The card's outlier detector (``card["ood"]``).
+
+    ``mahalanobis``: squared Mahalanobis distance of the embedding to the nearest class mean.
+    ``mahalanobis+msp``: z(log distance) + z(-log max calibrated probability), each standardised
+    with the mean and spread of in-distribution validation curves (``standardise``: mean and
+    std of the log distance, then of -log max probability). Flagged above ``threshold``."""
+
+    means: np.ndarray
+    precision: np.ndarray
+    threshold: float
+    method: str = "mahalanobis"
+    standardise: tuple[float, float, float, float] | None = None
+
+    @classmethod
+    def from_card(cls, ood: dict) -> "OutlierModel":
+        std = ood.get("standardise")
+        return cls(np.asarray(ood["means"], np.float64), np.asarray(ood["precision"], np.float64),
+                   float(ood["threshold"]), ood.get("method_id", "mahalanobis"), tuple(std) if std else None)
+
+    def score(self, embedding: np.ndarray, probs: np.ndarray) -> np.ndarray:
+        d2 = mahalanobis_min(embedding, self.means, self.precision)
+        if self.method == "mahalanobis":
+            return d2
+        return combined_score(d2, probs, self.standardise)
+
+    def excess(self, score: np.ndarray) -> np.ndarray:
+        """How far above the threshold, on the score's log scale (negative: inside)."""
+        score = np.asarray(score, np.float64)
+        if self.method == "mahalanobis":
+            return np.log(np.maximum(score, 1e-6) / self.threshold)
+        return score - self.threshold
+
+
+def combined_score(d2: np.ndarray, probs: np.ndarray, standardise) -> np.ndarray:
+    """z(log Mahalanobis distance) + z(-log max probability) (``OutlierModel``)."""
+    m_d, s_d, m_p, s_p = standardise
+    msp = -np.log(np.clip(np.asarray(probs, np.float64).max(axis=1), 1e-12, 1.0))
+    return (np.log(np.maximum(d2, 1e-6)) - m_d) / s_d + (msp - m_p) / s_p
+
+
+CONFIDENCE_FEATURES = ("logit_p1", "margin", "outlier_excess", "noise", "coverage")
 OUTLIER_CONFIDENCE_CAP = 0.5
 
 
-def confidence_features(probs: np.ndarray, outlier_score: np.ndarray, threshold: float,
-                        features: np.ndarray) -> np.ndarray:
+def confidence_features(probs: np.ndarray, outlier_excess: np.ndarray, features: np.ndarray) -> np.ndarray:
     """What the confidence combines, per curve (B, 5): logit of the calibrated top-1 probability,
-    margin to the second, log(outlier score / threshold), median relative-error channel over the
-    data (signal-to-noise) and the fraction of the grid the data cover."""
+    margin to the second, how far the outlier score lies above its threshold
+    (``OutlierModel.excess``), median relative-error channel over the data (signal-to-noise) and
+    the fraction of the grid the data cover."""
     p = np.sort(np.asarray(probs, np.float64), axis=1)[:, ::-1]
     p1 = np.clip(p[:, 0], 1e-6, 1 - 1e-6)
     mask = features[:, 1] > 0
     noise = masked_median(features[:, 2], mask, empty=1.0)
-    ratio = np.log(np.maximum(np.asarray(outlier_score, np.float64), 1e-6) / threshold)
-    return np.column_stack([np.log(p1 / (1 - p1)), p[:, 0] - p[:, 1], ratio, noise, mask.mean(axis=1)])
+    return np.column_stack([np.log(p1 / (1 - p1)), p[:, 0] - p[:, 1], np.asarray(outlier_excess, np.float64),
+                            noise, mask.mean(axis=1)])
 
 
 def masked_median(values: np.ndarray, mask: np.ndarray, empty: float) -> np.ndarray:

@@ -68,7 +68,7 @@ class Suggestion:
     ranking: list[tuple[str, float]]     # (sasmodels name, calibrated probability), best first
     confidence: float                    # in [0, 1], see scoring.confidence
     outlier: bool                        # unlike anything the classifier was trained on
-    outlier_score: float                 # squared Mahalanobis distance in embedding space
+    outlier_score: float                 # the card's outlier score (scoring.OutlierModel); outlier above the threshold
     outlier_threshold: float
     parameters: dict = field(default_factory=dict)   # starting values of the best model (sasmodels names)
     warnings: list[str] = field(default_factory=list)
@@ -165,9 +165,8 @@ class Suggester:
             from .errors import BundleError
             raise BundleError(f"model card {self.bundle.card_path} names classes {unknown} unknown to this catalog")
         self.temperature = float(card["temperature"])
-        self.ood_means = np.asarray(card["ood"]["means"], np.float64)
-        self.ood_precision = np.asarray(card["ood"]["precision"], np.float64)
-        self.ood_threshold = float(card["ood"]["threshold"])
+        self.outliers = scoring.OutlierModel.from_card(card["ood"])
+        self.ood_threshold = self.outliers.threshold
         self.confidence_weights = np.asarray(card["confidence"]["weights"], np.float64)
         recal = card["confidence"].get("recalibration")   # isotonic knots (x, y); absent in older cards
         self.confidence_recalibration = (np.asarray(recal["x"], np.float64), np.asarray(recal["y"], np.float64)) if recal else None
@@ -228,12 +227,12 @@ class Suggester:
         parts = [self.bundle.run(features[i:i + ONNX_BATCH]) for i in range(0, len(features), ONNX_BATCH)]
         out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else self.bundle.run(features)
         probs = scoring.softmax(out["logits"], self.temperature)
-        scores = scoring.mahalanobis_min(out["embedding"], self.ood_means, self.ood_precision)
+        scores = self.outliers.score(out["embedding"], probs)
         outliers = scores > self.ood_threshold
-        conf = scoring.confidence(scoring.confidence_features(probs, scores, self.ood_threshold, features),
+        conf = scoring.confidence(scoring.confidence_features(probs, self.outliers.excess(scores), features),
                                   self.confidence_weights, outliers, self.confidence_recalibration)
         result = {"probs": probs, "outlier_score": scores, "outlier": outliers, "confidence": conf,
-                  "params": out.get("params"), "logits": out["logits"]}
+                  "params": out.get("params"), "logits": out["logits"], "embedding": out["embedding"]}
         if self.structure_names and "structure_logits" in out:
             result["structure_probs"] = scoring.softmax(out["structure_logits"], self.structure_temperature)
             result["volfraction"] = np.clip(out["volfraction"][:, 0] / 4.0, 0.001, 0.6)
@@ -273,7 +272,7 @@ class Suggester:
                     values = catalog.decode_targets(row, labels[j], q_ref)
                     candidates[self.classes[j]] = {k: float(f"{v:.4g}") for k, v in values.items()}
             warnings = list(c.warnings) + _grid_warnings(info) + [PARAMETERS_UNCHECKED if candidates else PARAMETERS_PENDING]
-            reason = (f"unlike any trained shape (outlier score {s:.0f} > {self.ood_threshold:.0f}): consider "
+            reason = (f"unlike any trained shape (outlier score {s:.3g} > {self.ood_threshold:.3g}): consider "
                       f"{self._outlier_hint}" if outlier else "")
             structure = (self._structure(scored["structure_probs"][n], float(scored["volfraction"][n]),
                                          ranking[0][0], candidates.get(ranking[0][0], {}))

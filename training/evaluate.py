@@ -45,11 +45,11 @@ def run_family(suggester: Suggester, db, rows: np.ndarray, family: str, seed: in
     from training.structure import visible
 
     rng = np.random.default_rng([seed, zlib.crc32(family.encode())] + ([1] if bank is not None else []))
-    samples, sq, strong = [], [], []
+    samples, sq, strong, peak = [], [], [], []
     for r in rows:
         if bank is None:
             samples.append(observe_row(db, int(r), rng, family))
-            sq.append(0), strong.append(False)
+            sq.append(0), strong.append(False), peak.append(False)
             continue
         entry = bank.draw(rng)
         s_q = bank.s_of_q(entry, db.q, float(db.radius_effective[r]))
@@ -60,16 +60,20 @@ def run_family(suggester: Suggester, db, rows: np.ndarray, family: str, seed: in
         samples.append(sample)
         sq.append(1 + int(bank.kind[entry]) if visible(s_q, db.q, *window) else 0)
         strong.append(visible(s_q, db.q, *window, threshold=STRONG_DEVIATION))
+        top = int(np.argmax(s_q))
+        peak.append(bool(s_q[top] >= PEAK_HEIGHT and 0 < top < len(s_q) - 1 and window[0] <= db.q[top] <= window[1]))
     x = np.stack([s.features for s in samples])
     scored = suggester.score(x)
     return dict(samples=samples, probs=scored["probs"], labels=np.array([s.label for s in samples]),
                 ident=np.array([s.identifiable for s in samples]), ood=scored["outlier_score"],
-                confidence=scored["confidence"], logits=scored["logits"], params=scored["params"], x=x,
+                emb=scored["embedding"], confidence=scored["confidence"], logits=scored["logits"], params=scored["params"], x=x,
                 counts=np.array([s.instrument.counts for s in samples]), rows=rows,
-                sq=np.array(sq), sq_strong=np.array(strong), sq_probs=scored.get("structure_probs"))
+                sq=np.array(sq), sq_strong=np.array(strong), sq_peak=np.array(peak),
+                sq_probs=scored.get("structure_probs"))
 
 
 STRONG_DEVIATION = 0.2   # "the S(q) is plainly visible": max |S - 1| in the window
+PEAK_HEIGHT = 1.15       # "the correlation peak is visible": S's maximum >= this, at a q inside the window
 
 
 def topk(probs: np.ndarray, labels: np.ndarray, k: int) -> float:
@@ -303,7 +307,7 @@ def evaluate(cfg: dict, card_path: str, report: str, per_pair: int = 6, log=prin
         id_result = results["train-like"]
         if concentrated:   # in-distribution = what users bring: dilute and concentrated curves
             id_result = {k: np.concatenate([results["train-like"][k], concentrated["train-like"][k]])
-                         for k in ("ood", "logits", "probs", "labels", "confidence")}
+                         for k in ("ood", "emb", "logits", "probs", "labels", "confidence")}
         lines, ood_metrics = ood.report(suggester, id_result, db.q, ood_per_kind, cfg["seed"],
                                         os.path.join(os.path.dirname(os.path.abspath(report)), "img"))
         with open(report, "a") as f:
@@ -333,11 +337,12 @@ def structure_report(dilute: dict, concentrated: dict, heldout: list[str]) -> tu
              "drawn from a bank made with another seed than training's (training/structure.py; hard sphere, "
              "Hayter MSA, sticky hard sphere, square well at the catalog's volume fractions) at the particle's "
              "sasmodels effective radius, then observed like the dilute ones. *Needed*: S departs from 1 by "
-             ">= 5 % in the visible window (the training label); *plain*: by >= 20 %. Detection = "
-             "P(some S) >= 0.5; identification = the most probable S among detected curves.", "",
+             ">= 5 % in the visible window (the training label); *plain*: by >= 20 %; *peak*: S has its "
+             f"maximum (>= {PEAK_HEIGHT}) inside the visible window. Detection = P(some S) >= 0.5; "
+             "identification = the most probable S among detected curves.", "",
              "| family | top-1 ident. dilute | top-1 ident. concentrated | top-3 ident. concentrated | "
-             "dilute called dilute | needed detected | plain detected | S identified (plain) |",
-             "|---|---|---|---|---|---|---|---|"]
+             "dilute called dilute | needed detected | plain detected | peak detected | S identified (plain) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     metrics = {}
     pooled = {}
     for fam in concentrated:
@@ -348,7 +353,7 @@ def structure_report(dilute: dict, concentrated: dict, heldout: list[str]) -> tu
             for k in ("d", "c"):
                 pooled.setdefault(k, []).append(d if k == "d" else c)
         lines.append(f"| {fam} | " + " | ".join(_pct(row[k]) for k in STRUCTURE_COLUMNS) + " |")
-    cat = {k: {key: np.concatenate([r[key] for r in v]) for key in ("probs", "labels", "ident", "sq", "sq_strong", "sq_probs")}
+    cat = {k: {key: np.concatenate([r[key] for r in v]) for key in ("probs", "labels", "ident", "sq", "sq_strong", "sq_peak", "sq_probs")}
            for k, v in pooled.items()}
     metrics["held_out_pooled"] = row = _structure_row(cat["d"], cat["c"])
     lines.append("| **held-out pooled** | " + " | ".join(f"**{_pct(row[k])}**" for k in STRUCTURE_COLUMNS) + " |")
@@ -356,7 +361,7 @@ def structure_report(dilute: dict, concentrated: dict, heldout: list[str]) -> tu
 
 
 STRUCTURE_COLUMNS = ("top1_dilute", "top1_concentrated", "top3_concentrated", "dilute_called_dilute",
-                     "needed_detected", "plain_detected", "plain_identified")
+                     "needed_detected", "plain_detected", "peak_detected", "plain_identified")
 
 
 def _structure_row(d: dict, c: dict) -> dict:
@@ -370,6 +375,7 @@ def _structure_row(d: dict, c: dict) -> dict:
         dilute_called_dilute=float(np.mean(d["sq_probs"][:, 0] >= 0.5)),
         needed_detected=float(np.mean(detected_c[c["sq"] > 0])) if (c["sq"] > 0).any() else float("nan"),
         plain_detected=float(np.mean(detected_c[plain])) if plain.any() else float("nan"),
+        peak_detected=float(np.mean(detected_c[c["sq_peak"]])) if c["sq_peak"].any() else float("nan"),
         plain_identified=float(np.mean(c["sq_probs"][ident_sq, 1:].argmax(1) + 1 == c["sq"][ident_sq]))
         if ident_sq.any() else float("nan"),
     )

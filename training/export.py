@@ -13,6 +13,7 @@ training-family instruments:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import os
@@ -26,7 +27,7 @@ from sasview_automodel import __version__
 from sasview_automodel.bundle import CARD_FORMAT, ModelBundle
 from sasview_automodel.catalog import CLASS_NAMES, REGRESSION_SLOTS, SQ_NAMES
 from sasview_automodel.grid import CHANNELS, GRID_Q
-from sasview_automodel.scoring import (CONFIDENCE_FEATURES, OUTLIER_CONFIDENCE_CAP, confidence,
+from sasview_automodel.scoring import (CONFIDENCE_FEATURES, OUTLIER_CONFIDENCE_CAP, OutlierModel, confidence,
                                          confidence_features, fit_isotonic, fit_logistic, mahalanobis_min, softmax)
 from training.data import Augmentation, load_database, train_batch
 from training.model import Conv2dTrunk
@@ -102,9 +103,20 @@ def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
                      "val_accuracy": float((s_va[0].argmax(1) == sq_va).mean())}
         log(f"structure temperature {t_sq:.3f}, val accuracy {structure['val_accuracy']:.3f}")
     d_va = mahalanobis_min(e_va, means, precision)
-    threshold = float(np.quantile(d_va, OOD_TPR))
     p_va = softmax(l_va, temperature)
-    conf_x = confidence_features(p_va, d_va, threshold, x_va)
+    # with outlier exposure the softmax is trained to go flat on strange curves: the detector adds
+    # its evidence to the embedding distance (chosen on a separate OOD draw, docs/design.md)
+    combined = bool(cfg.get("exposure_fraction"))
+    standardise = None
+    if combined:
+        log_d, msp = np.log(np.maximum(d_va, 1e-6)), -np.log(np.clip(p_va.max(1), 1e-12, 1.0))
+        standardise = [float(log_d.mean()), float(log_d.std()), float(msp.mean()), float(msp.std())]
+    outliers = OutlierModel(means, precision, np.inf, "mahalanobis+msp" if combined else "mahalanobis",
+                            tuple(standardise) if standardise else None)
+    score_va = outliers.score(e_va, p_va)
+    threshold = float(np.quantile(score_va, OOD_TPR))
+    outliers = dataclasses.replace(outliers, threshold=threshold)
+    conf_x = confidence_features(p_va, outliers.excess(score_va), x_va)
     correct = (p_va.argmax(1) == y_va).astype(float)
     # logistic combination on one half of the validation curves, isotonic recalibration of its
     # output on the other half (a linear logistic alone was measured 0.037 ECE, worse than the
@@ -113,7 +125,7 @@ def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
     conf_w = fit_logistic(conf_x[half], correct[half])
     raw = confidence(conf_x[~half], conf_w, np.zeros((~half).sum(), bool))
     recal_x, recal_y = fit_isotonic(raw, correct[~half])
-    log(f"temperature {temperature:.3f}, outlier threshold {threshold:.1f} (TPR {OOD_TPR} on {len(d_va)} val curves), "
+    log(f"temperature {temperature:.3f}, outlier threshold {threshold:.3g} (TPR {OOD_TPR} on {len(d_va)} val curves), "
         f"val top-1 {(l_va.argmax(1) == y_va).mean():.3f}")
 
     with open(onnx_path, "rb") as f:
@@ -142,7 +154,10 @@ def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
                                                    "validation curves; np.interp between knots",
                                          "x": [round(float(v), 6) for v in recal_x],
                                          "y": [round(float(v), 6) for v in recal_y]}},
-        "ood": {"method": "min Mahalanobis distance (squared) to class means, shared covariance",
+        "ood": {"method": ("z(log min squared Mahalanobis distance to class means, shared covariance) + "
+                           "z(-log max calibrated probability), standardised on validation curves" if combined else
+                           "min Mahalanobis distance (squared) to class means, shared covariance"),
+                "method_id": outliers.method, "standardise": standardise,
                 "tpr": OOD_TPR, "threshold": threshold,
                 "means": np.round(means, 6).tolist(), "precision": np.round(precision, 6).tolist()},
         "training": {"config": ckpt["config"], "config_hash": ckpt["config_hash"], "steps": ckpt["step"],

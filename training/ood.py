@@ -230,7 +230,11 @@ def report(suggester, id_result: dict, q_fine: np.ndarray, n_per_kind: int, seed
     energy_in = -_logsumexp(id_result["logits"])      # energy score (Liu et al. 2020), higher = stranger
     energy_all = -_logsumexp(ood["logits"])
     thr = suggester.ood_threshold
-    m = dict(auroc=auroc(s_in, s_out), fpr95=fpr_at_tpr(s_in, s_out), flagged_ood=float(np.mean(s_out > thr)),
+    from sasview_automodel.scoring import mahalanobis_min
+    maha_in = mahalanobis_min(id_result["emb"], suggester.outliers.means, suggester.outliers.precision)
+    maha_all = mahalanobis_min(ood["embedding"], suggester.outliers.means, suggester.outliers.precision)
+    m = dict(auroc_mahalanobis=auroc(maha_in, maha_all[~modelled]), fpr95_mahalanobis=fpr_at_tpr(maha_in, maha_all[~modelled]),
+             auroc=auroc(s_in, s_out), fpr95=fpr_at_tpr(s_in, s_out), flagged_ood=float(np.mean(s_out > thr)),
              flagged_id=float(np.mean(s_in > thr)), auroc_maxsoftmax=auroc(base_in, base_out),
              fpr95_maxsoftmax=fpr_at_tpr(base_in, base_out), n_ood=int(s_out.size), n_id=int(s_in.size),
              auroc_unlike_exposure=auroc(s_in, all_out[unlike]),
@@ -250,11 +254,11 @@ def report(suggester, id_result: dict, q_fine: np.ndarray, n_per_kind: int, seed
     lines = ["", "## Outliers and calibration", "",
              f"In-distribution: {m['n_id']} test curves through the training instrument distribution. "
              f"Out-of-distribution: {m['n_ood']} curves of {len(OOD_KINDS)} kinds made by `training/ood.py`, "
-             "observed through the same instruments. Outlier score: squared Mahalanobis distance of the "
-             "embedding to the nearest class mean (supervised contrastive training); baseline: maximum softmax "
-             "probability of the same network.", "",
+             f"observed through the same instruments. Shipped outlier score: {suggester.bundle.card['ood']['method']}; "
+             "the embedding is trained with a supervised contrastive term. Baselines from the same network.", "",
              "| detector | AUROC | FPR at 95 % TPR |", "|---|---|---|",
-             f"| Mahalanobis on the embedding (shipped) | **{m['auroc']:.3f}** | {m['fpr95']:.3f} |",
+             f"| **shipped** ({suggester.outliers.method}) | **{m['auroc']:.3f}** | {m['fpr95']:.3f} |",
+             f"| Mahalanobis distance on the embedding alone | {m['auroc_mahalanobis']:.3f} | {m['fpr95_mahalanobis']:.3f} |",
              f"| max softmax (baseline) | {m['auroc_maxsoftmax']:.3f} | {m['fpr95_maxsoftmax']:.3f} |",
              f"| energy of the logits (baseline) | {m['auroc_energy']:.3f} | {m['fpr95_energy']:.3f} |", "",
              f"Without the kinds that resemble an outlier-exposure family of training ({', '.join(EXPOSURE_LIKE)}): "
@@ -264,14 +268,14 @@ def report(suggester, id_result: dict, q_fine: np.ndarray, n_per_kind: int, seed
                if modelled.any() else []),
              f"At the card threshold ({thr:.1f}), {100 * m['flagged_ood']:.1f} % of outliers and "
              f"{100 * m['flagged_id']:.1f} % of in-distribution test curves are flagged.", "",
-             "| OOD kind | n | flagged (%) | median score / threshold | note |", "|---|---|---|---|---|"]
+             "| OOD kind | n | flagged (%) | median excess over the threshold | note |", "|---|---|---|---|---|"]
     for kind in OOD_KINDS:
         sel = kinds == kind
         note = ("modelled now (P@S)" if kind in MODELLED_KINDS and modelled.any() else
                 "resembles an exposure family" if kind in EXPOSURE_LIKE else "")
         if sel.any():
             lines.append(f"| {kind} | {sel.sum()} | {100 * np.mean(all_out[sel] > thr):.0f} | "
-                         f"{np.median(all_out[sel]) / thr:.2f} | {note} |")
+                         f"{np.median(suggester.outliers.excess(all_out[sel])):+.2f} | {note} |")
     lines += ["", "| calibration (test split, train-like instruments) | ECE (15 bins) | Brier |", "|---|---|---|",
               f"| softmax, T = 1 | {m['ece_raw']:.3f} | {m['brier_raw']:.3f} |",
               f"| softmax, T = {suggester.temperature:.2f} (shipped probabilities) | {m['ece_calibrated']:.3f} | "
