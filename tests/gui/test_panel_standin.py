@@ -76,7 +76,7 @@ def test_suggest_selected_then_open(panel, qtbot):
     item, model, line = panel.host.opened[-1]
     assert model == best and opened.args[0] == best and item["name"] == "sphere60"
     assert line["fitpage_structure"] == ["None"] and line["model_name"] == [best]
-    assert panel.lblStructure.isHidden()  # the shipped bundle has no structure-factor head
+    assert not panel.lblStructure.isHidden() and panel.lblStructure.text().startswith("dilute")  # shipped head: dilute
 
 
 def test_inference_runs_off_the_gui_thread(panel, qtbot, monkeypatch):
