@@ -155,6 +155,10 @@ class Augmentation:
     sq_fraction: float = 0.3         # curves multiplied by a drawn S(q)
     exposure_fraction: float = 0.06  # outlier-exposure curves (label -1)
 
+    def without_exposure(self) -> "Augmentation":
+        """The same mix without exposure curves (validation, calibration)."""
+        return Augmentation(self.bank, self.sq_fraction, 0.0)
+
 
 def train_batch(db: Database, rows: np.ndarray, rng: np.random.Generator, aug: Augmentation | None,
                 family: str = "train"):
@@ -162,7 +166,7 @@ def train_batch(db: Database, rows: np.ndarray, rng: np.random.Generator, aug: A
     (x, y, targets, mask, sq_y, volfraction, volfraction_mask): ``y`` is -1 for exposure curves,
     ``sq_y`` 0 for no visible S(q) else 1 + row of STRUCTURE_FACTORS (-1 for exposure curves)."""
     from training.exposure import exposure_curve
-    from training.structure import visible
+    from training.structure import visible, visible_window
 
     feats, y, sq_y, vf = [], [], [], []
     for r in rows:
@@ -174,16 +178,13 @@ def train_batch(db: Database, rows: np.ndarray, rng: np.random.Generator, aug: A
         else:
             i_fine, label = db.intensity[r].astype(np.float64), int(db.label[r])
             if aug is not None and u < aug.exposure_fraction + aug.sq_fraction:
-                entry = aug.bank.draw(rng)
-                s = aug.bank.s_of_q(entry, db.q, float(db.radius_effective[r]))
-                i_fine = i_fine * s
-                i_fine = i_fine / i_fine[0]
+                i_fine, entry, s = aug.bank.apply(rng, db.q, i_fine, float(db.radius_effective[r]))
         obs = observe(db.q, i_fine, inst, rng)
         feats.append(featurize(*obs.as_tuple())[0])
         y.append(label)
         if label < 0:
             sq_y.append(-1), vf.append(-1.0)
-        elif s is not None and visible(s, db.q, obs.q[0], max(obs.q_visible_max, obs.q[0])):
+        elif s is not None and visible(s, db.q, *visible_window(obs)):
             sq_y.append(1 + int(aug.bank.kind[entry])), vf.append(float(aug.bank.volfraction[entry]))
         else:
             sq_y.append(0), vf.append(-1.0)

@@ -42,7 +42,7 @@ def run_family(suggester: Suggester, db, rows: np.ndarray, family: str, seed: in
     first multiplied by a drawn structure factor: the concentrated test set. ``sq`` is the true
     structure-factor answer (0 none, else 1 + row of STRUCTURE_FACTORS; training's visibility rule),
     ``sq_strong`` marks an S(q) that departs from 1 by at least STRONG_DEVIATION inside the window."""
-    from training.structure import visible
+    from training.structure import visible, visible_window
 
     rng = np.random.default_rng([seed, zlib.crc32(family.encode())] + ([1] if bank is not None else []))
     samples, sq, strong, peak = [], [], [], []
@@ -51,12 +51,9 @@ def run_family(suggester: Suggester, db, rows: np.ndarray, family: str, seed: in
             samples.append(observe_row(db, int(r), rng, family))
             sq.append(0), strong.append(False), peak.append(False)
             continue
-        entry = bank.draw(rng)
-        s_q = bank.s_of_q(entry, db.q, float(db.radius_effective[r]))
-        i_fine = db.intensity[r].astype(np.float64) * s_q
-        sample = observe_row(db, int(r), rng, family, intensity=i_fine / i_fine[0])
-        obs = sample.observation
-        window = (obs.q[0], max(obs.q_visible_max, obs.q[0]))
+        i_fine, entry, s_q = bank.apply(rng, db.q, db.intensity[r].astype(np.float64), float(db.radius_effective[r]))
+        sample = observe_row(db, int(r), rng, family, intensity=i_fine)
+        window = visible_window(sample.observation)
         samples.append(sample)
         sq.append(1 + int(bank.kind[entry]) if visible(s_q, db.q, *window) else 0)
         strong.append(visible(s_q, db.q, *window, threshold=STRONG_DEVIATION))

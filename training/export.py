@@ -13,7 +13,6 @@ training-family instruments:
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import hashlib
 import json
 import os
@@ -27,9 +26,9 @@ from sasview_automodel import __version__
 from sasview_automodel.bundle import CARD_FORMAT, ModelBundle
 from sasview_automodel.catalog import CLASS_NAMES, REGRESSION_SLOTS, SQ_NAMES
 from sasview_automodel.grid import CHANNELS, GRID_Q
-from sasview_automodel.scoring import (CONFIDENCE_FEATURES, OUTLIER_CONFIDENCE_CAP, OutlierModel, confidence,
-                                         confidence_features, fit_isotonic, fit_logistic, mahalanobis_min, softmax)
-from training.data import Augmentation, load_database, train_batch
+from sasview_automodel.scoring import (CONFIDENCE_FEATURES, OUTLIER_CONFIDENCE_CAP, OutlierModel, combined_score,
+                                         confidence, confidence_features, fit_isotonic, fit_logistic, mahalanobis_min, softmax)
+from training.data import load_database, train_batch
 from training.model import Conv2dTrunk
 from training.train import augmentation, build_model, config_hash, load_config, uses_structure
 
@@ -83,7 +82,7 @@ def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
     # statistics and calibration on curves drawn as in training (concentrated ones included,
     # so a modelled S(q) is in-distribution), without outlier-exposure curves
     aug = augmentation(cfg)
-    aug = Augmentation(aug.bank, aug.sq_fraction, 0.0) if aug is not None else None
+    aug = aug.without_exposure() if aug is not None else None
     db = load_database(cfg["database"], with_radius_effective=aug is not None)
     rng = np.random.default_rng([cfg["seed"], 4242])
     tr = db.subset("train")
@@ -108,14 +107,14 @@ def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
     # its evidence to the embedding distance (chosen on a separate OOD draw, docs/design.md)
     combined = bool(cfg.get("exposure_fraction"))
     standardise = None
+    score_va = d_va
     if combined:
         log_d, msp = np.log(np.maximum(d_va, 1e-6)), -np.log(np.clip(p_va.max(1), 1e-12, 1.0))
         standardise = [float(log_d.mean()), float(log_d.std()), float(msp.mean()), float(msp.std())]
-    outliers = OutlierModel(means, precision, np.inf, "mahalanobis+msp" if combined else "mahalanobis",
-                            tuple(standardise) if standardise else None)
-    score_va = outliers.score(e_va, p_va)
+        score_va = combined_score(d_va, p_va, standardise)
     threshold = float(np.quantile(score_va, OOD_TPR))
-    outliers = dataclasses.replace(outliers, threshold=threshold)
+    outliers = OutlierModel(means, precision, threshold, "mahalanobis+msp" if combined else "mahalanobis",
+                            tuple(standardise) if standardise else None)
     conf_x = confidence_features(p_va, outliers.excess(score_va), x_va)
     correct = (p_va.argmax(1) == y_va).astype(float)
     # logistic combination on one half of the validation curves, isotonic recalibration of its

@@ -12,7 +12,8 @@ other parameters are dimensionless (hard sphere, sticky hard sphere, square well
 Hayter-Penfold MSA the Debye length is absolute: the bank computes it at a random reference
 radius, so rescaling to another particle is the same curve for a rescaled salt and charge,
 still a member of the family. The bank (``SBank``) holds S on a log x grid for many parameter
-draws per structure factor; ``SBank.apply`` picks one, interpolates it at ``q * R_eff``.
+draws per structure factor; ``SBank.apply`` picks one, interpolates it at ``q * R_eff`` and
+multiplies the dilute curve by it.
 ``tests/test_structure_aug.py`` checks the product against sasmodels' own ``form@S``.
 """
 from __future__ import annotations
@@ -113,11 +114,25 @@ class SBank:
         s = np.interp(x, np.log(X_GRID), self.s[entry])
         return np.where(q * radius_effective > X_GRID[-1], 1.0, s)
 
+    def apply(self, rng: np.random.Generator, q: np.ndarray, intensity: np.ndarray,
+              radius_effective: float) -> tuple[np.ndarray, int, np.ndarray]:
+        """A drawn entry times a dilute curve ``intensity`` (float64 on ``q``) of a particle of
+        ``radius_effective``: (the product normalised to I[0] = 1, the entry, its S(q))."""
+        entry = self.draw(rng)
+        s = self.s_of_q(entry, q, radius_effective)
+        product = intensity * s
+        return product / product[0], entry, s
+
     def draw(self, rng: np.random.Generator) -> int:
         """A bank entry: structure factor uniform over the catalog (by weight), then a draw of it."""
         w = np.array([sf.weight for sf in STRUCTURE_FACTORS], float)
         k = int(rng.choice(len(w), p=w / w.sum()))
         return int(rng.choice(np.flatnonzero(self.kind == k)))
+
+
+def visible_window(obs) -> tuple[float, float]:
+    """The q range an observation shows: its first point to the last point above 3 sigma."""
+    return obs.q[0], max(obs.q_visible_max, obs.q[0])
 
 
 def visible(s: np.ndarray, q: np.ndarray, qmin: float, qmax: float, threshold: float = VISIBLE_DEVIATION) -> bool:

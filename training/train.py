@@ -74,9 +74,7 @@ def validation_set(db: Database, size: int, seed: int, aug: Augmentation | None)
     """Validation curves drawn like training ones, without exposure: (x, y, sq_y)."""
     rng = np.random.default_rng([seed, 999])
     rows = rng.choice(len(db), size=min(size, len(db)), replace=False)
-    if aug is not None:
-        aug = Augmentation(aug.bank, aug.sq_fraction, 0.0)
-    x, y, _, _, sq_y, _, _ = train_batch(db, rows, rng, aug)
+    x, y, _, _, sq_y, _, _ = train_batch(db, rows, rng, aug.without_exposure() if aug else None)
     return torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(sq_y)
 
 

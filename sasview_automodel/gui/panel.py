@@ -23,6 +23,14 @@ log = logging.getLogger("sasview_automodel.gui")
 TOP_K = 5  # candidates shown (of the nine classes)
 
 
+def _wrapping_label(object_name: str) -> QLabel:
+    """An empty word-wrapping label with its object name (tests and style sheets find it by name)."""
+    label = QLabel("")
+    label.setWordWrap(True)
+    label.setObjectName(object_name)
+    return label
+
+
 class SuggestionPanel(QWidget):
     """Shows a Suggestion for one data set and hands a chosen model over to Fitting."""
 
@@ -61,15 +69,11 @@ class SuggestionPanel(QWidget):
         head.addWidget(self.cmdSuggest)
         root.addLayout(head)
 
-        self.lblStatus = QLabel("")
-        self.lblStatus.setWordWrap(True)
-        self.lblStatus.setObjectName("automodelStatus")
+        self.lblStatus = _wrapping_label("automodelStatus")
         self.lblStatus.setMinimumHeight(2 * self.lblStatus.fontMetrics().lineSpacing())
         root.addWidget(self.lblStatus)
 
-        self.lblOutlier = QLabel("")
-        self.lblOutlier.setWordWrap(True)
-        self.lblOutlier.setObjectName("automodelOutlier")
+        self.lblOutlier = _wrapping_label("automodelOutlier")
         self.lblOutlier.setStyleSheet("QLabel { background: #ffb300; color: #000; padding: 6px; "
                                       "border: 1px solid #c67c00; font-weight: bold; }")
         self.lblOutlier.hide()
@@ -85,9 +89,7 @@ class SuggestionPanel(QWidget):
         conf.addStretch(1)
         root.addLayout(conf)
 
-        self.lblStructure = QLabel("")
-        self.lblStructure.setWordWrap(True)
-        self.lblStructure.setObjectName("automodelStructure")
+        self.lblStructure = _wrapping_label("automodelStructure")
         self.lblStructure.setToolTip("Whether the curve needs a structure factor S(q) (concentrated sample); "
                                      "\u201cOpen in Fitting\u201d then sets up the product model P@S")
         self.lblStructure.hide()
