@@ -37,6 +37,7 @@ from tqdm import tqdm
 
 from sasview_automodel.catalog import (CLASSES, CLASS_NAMES, EFFECTIVE_RADIUS_MODE, HOLLOW_VOLUME_RATIO,
                                        SQ_NAMES, STRUCTURE_FACTORS)
+from sasview_automodel.product import radius_effective_mode  # the index of the catalog's mode in form@S
 
 # The physics grid: wide enough for every instrument window (3e-4..1 1/A) plus slit
 # smearing and resolution tails, fine enough (1.9 % spacing) for the classifier grid.
@@ -76,13 +77,6 @@ def _product_kernel(form: str, sq: str):
         from sasmodels.core import load_model
         _KERNELS[key] = load_model(key).make_kernel([Q_FINE])
     return _KERNELS[key]
-
-
-def radius_effective_mode(form: str, sq: str) -> int:
-    """The ``radius_effective_mode`` index of ``form@sq`` for the catalog's mode name."""
-    par = next(p for p in _product_kernel(form, sq).info.parameters.kernel_parameters
-               if p.name == "radius_effective_mode")
-    return list(par.choices).index(EFFECTIVE_RADIUS_MODE[form])
 
 
 def draw_structure_factor(index: int, seed: int, attempt: int) -> tuple[int, dict]:
