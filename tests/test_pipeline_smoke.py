@@ -55,6 +55,22 @@ def test_simulation_and_training_resume(smoke_run):
     assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] == step + 5
 
 
+def test_second_stage_starts_from_the_first_stage_weights(smoke_run, tmp_path):
+    out, _ = smoke_run
+    import torch
+    from training import train
+    first = torch.load(out / "checkpoint.pt", weights_only=False)
+    cfg = train.load_config(SMOKE, out_dir=str(tmp_path), database=str(out / "db.h5"), max_steps=1, lr=0.0,
+                            init_from=str(out / "checkpoint.pt"))  # lr 0: one step leaves the weights
+    train.train(cfg, log=lambda m: None)
+    second = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert second["step"] == 1 and second["config"]["init_from"] == str(out / "checkpoint.pt")
+    for name, weights in first["model"].items():
+        if "running_" in name or "num_batches" in name:   # batch-norm statistics move in any step
+            continue
+        assert torch.equal(second["model"][name], weights), name
+
+
 def test_simulated_curves_are_deterministic_per_index():
     from training.simulate import simulate_one
     a = simulate_one(4, seed=7)

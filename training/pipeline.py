@@ -1,9 +1,10 @@
 """Reproduce a bundle from scratch: simulate -> train -> export -> evaluate, from one config.
 
-    python -m training.pipeline --config training/configs/full.yaml    # the shipped model (hours)
+    python -m training.pipeline --config training/configs/finetune.yaml  # the shipped model (hours)
     python -m training.pipeline --config training/configs/smoke.yaml   # same pipeline, < 2 minutes
 
-Every stage resumes: the database keeps its finished chunks, training its checkpoint.
+Every stage resumes: the database keeps its finished chunks, training its checkpoint. A config
+with ``base_config`` trains that config first and starts from its weights (``init_from``).
 """
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ def run(config: str, bundle_dir: str | None = None, report: str | None = None, p
     report = report or os.path.join(cfg["out_dir"], "evaluation.md")
     simulate.run(cfg["database"], cfg["database_size"], chunk=min(900, cfg["database_size"] // 2 // 9 * 9 or 9),
                  seed=cfg.get("database_seed", 20241), workers=workers or os.cpu_count() or 1, progress=False)
+    if cfg.get("base_config"):
+        base = train.load_config(cfg["base_config"], database=cfg["database"])
+        train.train(base, resume=True, log=log)
+        cfg["init_from"] = os.path.join(base["out_dir"], "checkpoint.pt")
     train.train(cfg, resume=True, log=log)
     card = export.export(cfg, bundle_dir, log=log)
     return evaluate.evaluate(cfg, card, report, per_pair=per_pair, log=log,

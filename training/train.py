@@ -1,10 +1,12 @@
 """Train the classifier: cross-entropy + supervised contrastive loss, instruments drawn on the fly.
 
     python -m training.train --config training/configs/full.yaml [--database data/db.h5] [--resume]
+    python -m training.train --config training/configs/finetune.yaml --init-from runs/full/checkpoint.pt
 
 Every batch observes database curves through freshly drawn instruments (held-out families
 never occur). A checkpoint (model, optimiser, step, elapsed time) is written every few
-minutes and at the end, so an interrupted run continues with ``--resume``.
+minutes and at the end, so an interrupted run continues with ``--resume``. ``init_from`` starts
+a new run (fresh optimiser and learning-rate schedule) from the weights of an earlier one.
 """
 from __future__ import annotations
 
@@ -105,6 +107,9 @@ def train(cfg: dict, resume: bool = False, log=print) -> str:
     model = build_model(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     step, elapsed, history = 0, 0.0, []
+    if cfg.get("init_from") and not (resume and os.path.exists(ckpt_path)):
+        model.load_state_dict(torch.load(cfg["init_from"], weights_only=False)["model"])
+        log(f"weights from {cfg['init_from']}")
     if resume and os.path.exists(ckpt_path):
         state = torch.load(ckpt_path, weights_only=False)
         model.load_state_dict(state["model"])
@@ -171,8 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out-dir", help="override the config's output folder")
     ap.add_argument("--max-minutes", type=float, help="override the training time budget")
     ap.add_argument("--resume", action="store_true", help="continue from out_dir/checkpoint.pt")
+    ap.add_argument("--init-from", help="start from the model weights of this checkpoint (new schedule)")
     args = ap.parse_args(argv)
-    cfg = load_config(args.config, database=args.database, out_dir=args.out_dir, max_minutes=args.max_minutes)
+    cfg = load_config(args.config, database=args.database, out_dir=args.out_dir, max_minutes=args.max_minutes,
+                      init_from=args.init_from)
     train(cfg, resume=args.resume, log=lambda m: print(m, flush=True))
     return 0
 
