@@ -65,6 +65,8 @@ def normalize_q_unit(unit) -> str | None:
     None for an empty unit; raises InputError for anything else."""
     if unit is None:
         return None
+    if type(unit) is str and unit in ("A", "nm"):
+        return unit
     if not isinstance(unit, str):
         raise InputError(f"q unit must be a string such as 'A' or 'nm', not {type(unit).__name__}")
     u = unit.strip().lower()
@@ -102,14 +104,16 @@ def _optional(a, n: int, what: str) -> np.ndarray | None:
 
 
 def grid_coverage(q: np.ndarray) -> tuple[int, float, float]:
-    """(classifier grid bins spanned, first q, last q inside the grid) for positive finite q.
+    """(classifier grid bins spanned, first q, last q inside the grid) for positive finite q in
+    ascending order.
 
     The same binning as ``grid.featurize`` (bins are log-spaced; edges ``grid.GRID_EDGES``)."""
-    idx = np.searchsorted(GRID_EDGES, np.log10(q), side="right") - 1
-    inside = (idx >= 0) & (idx < GRID_SIZE)
-    if not inside.any():
+    log_q = np.log10(q)
+    lo, hi = np.searchsorted(log_q, (GRID_EDGES[0], GRID_EDGES[GRID_SIZE]))  # points inside: lo .. hi-1
+    if lo >= hi:
         return 0, float("nan"), float("nan")
-    return int(idx[inside].max() - idx[inside].min() + 1), float(q[inside].min()), float(q[inside].max())
+    first_bin, last_bin = np.searchsorted(GRID_EDGES, log_q[[lo, hi - 1]], side="right") - 1
+    return int(last_bin - first_bin + 1), float(q[lo]), float(q[hi - 1])
 
 
 def unit_warning(q_min: float, q_max: float, unit: str, origin: str) -> str | None:
@@ -168,6 +172,50 @@ def make_curve(q, intensity, sigma=None, dq=None, slit_length: float | None = No
 
     warnings: list[str] = []
     with np.errstate(invalid="ignore", over="ignore"):
+        # the usual curve needs no repair: four reductions say so (a NaN fails min() > 0)
+        clean = q.min() > 0 and intensity.min() > 0 and np.isfinite(q.max()) and np.isfinite(intensity.max())
+    if not clean:
+        q, intensity, sigma, dq = _drop_unusable(q, intensity, sigma, dq, name, warnings)
+    steps = np.diff(q)
+    if not steps.min() > 0:  # unsorted or repeated q: the rare path
+        q, intensity, sigma, dq = _sort_and_check_repeats(q, intensity, sigma, dq, steps, name, warnings)
+
+    if sigma is not None and not (sigma.min() > 0 and np.isfinite(sigma.max())):  # else all usable
+        ok = np.isfinite(sigma)
+        if not np.any(ok & (sigma > 0)):
+            sigma = None  # reported by the grid warnings ("no usable uncertainties")
+        elif not ok.all():
+            warnings.append(f"{int((~ok).sum())} uncertainties (dI) were NaN or infinite; those points use the "
+                            "median relative error")
+            sigma = np.where(ok, sigma, 0.0)
+    if dq is not None and not dq.max() > 0 and not np.any(np.isfinite(dq) & (dq > 0)):
+        dq = None
+
+    bins, first, last = grid_coverage(q)
+    hint = ("if q is in 1/A, use q_unit='A' (CLI: --q-unit A)" if unit == "nm"
+            else "if q is in 1/nm, use q_unit='nm' (CLI: --q-unit nm)")
+    if bins == 0:
+        raise InputError(f"{name}: q spans {q[0]:.3g}..{q[-1]:.3g} 1/A, outside the classifier's range "
+                         f"{GRID_Q_MIN:g}..{GRID_Q_MAX:g} 1/A; {hint}")
+    if bins < MIN_COVERED_BINS:
+        decades = np.log10(last / first) if last > first else 0.0
+        raise InputError(f"{name}: only {bins} of the classifier's {GRID_SIZE} grid bins hold data (q {first:.3g}.."
+                         f"{last:.3g} 1/A inside its range {GRID_Q_MIN:g}..{GRID_Q_MAX:g} 1/A, {decades:.2f} decades); "
+                         f"at least {MIN_COVERED_BINS} (about half a decade) are needed to tell the shapes apart: "
+                         f"give a wider q range (merge detector distances); {hint}")
+    if np.all(intensity == intensity[0]):
+        raise InputError(f"{name}: all {intensity.size} intensities are equal ({intensity[0]:.6g}): this is not a "
+                         "scattering curve; check the column order (q, I, dI)")
+    note = unit_warning(float(q[0]), float(q[-1]), unit, unit_origin)
+    if note:
+        warnings.append(note)
+    return Curve(q, intensity, sigma, dq, slit_length, name, source, entry, warnings)
+
+
+def _drop_unusable(q, intensity, sigma, dq, name: str, warnings: list[str]):
+    """Drop NaN/inf rows and q <= 0 or I <= 0 points (counted in ``warnings``), or refuse the curve."""
+    n = q.size
+    with np.errstate(invalid="ignore", over="ignore"):
         bad = ~(np.isfinite(q) & np.isfinite(intensity))
         if bad.any():
             if bad.sum() > MAX_DROPPED_FRACTION * n:
@@ -202,13 +250,19 @@ def make_curve(q, intensity, sigma=None, dq=None, slit_length: float | None = No
     dq = dq[keep] if dq is not None else None
     if q.size < MIN_POINTS:
         raise InputError(f"{name}: only {q.size} usable points remain of {n}; at least {MIN_POINTS} are needed")
-    if np.any(np.diff(q) < 0):
+    return q, intensity, sigma, dq
+
+
+def _sort_and_check_repeats(q, intensity, sigma, dq, steps, name: str, warnings: list[str]):
+    """Sort q (stable, with its columns) and refuse too many repeated q values; ``steps`` = diff(q)."""
+    if np.any(steps < 0):
         order = np.argsort(q, kind="stable")
         q, intensity = q[order], intensity[order]
         sigma = sigma[order] if sigma is not None else None
         dq = dq[order] if dq is not None else None
         warnings.append("q was not in ascending order; the points were sorted")
-    n_dup = int(np.count_nonzero(np.diff(q) == 0))
+        steps = np.diff(q)
+    n_dup = int(np.count_nonzero(steps == 0))
     if n_dup:
         distinct = q.size - n_dup
         if n_dup >= distinct or distinct < MIN_POINTS:
@@ -217,37 +271,7 @@ def make_curve(q, intensity, sigma=None, dq=None, slit_length: float | None = No
                              "first column is not q; remove the repeated points or export q with more digits")
         warnings.append(f"{n_dup} points have a duplicate q value (overlapping ranges?); the classifier "
                         "averages them")
-
-    if sigma is not None:
-        ok = np.isfinite(sigma)
-        if not np.any(ok & (sigma > 0)):
-            sigma = None  # reported by the grid warnings ("no usable uncertainties")
-        elif not ok.all():
-            warnings.append(f"{int((~ok).sum())} uncertainties (dI) were NaN or infinite; those points use the "
-                            "median relative error")
-            sigma = np.where(ok, sigma, 0.0)
-    if dq is not None and not np.any(np.isfinite(dq) & (dq > 0)):
-        dq = None
-
-    bins, first, last = grid_coverage(q)
-    hint = ("if q is in 1/A, use q_unit='A' (CLI: --q-unit A)" if unit == "nm"
-            else "if q is in 1/nm, use q_unit='nm' (CLI: --q-unit nm)")
-    if bins == 0:
-        raise InputError(f"{name}: q spans {q[0]:.3g}..{q[-1]:.3g} 1/A, outside the classifier's range "
-                         f"{GRID_Q_MIN:g}..{GRID_Q_MAX:g} 1/A; {hint}")
-    if bins < MIN_COVERED_BINS:
-        decades = np.log10(last / first) if last > first else 0.0
-        raise InputError(f"{name}: only {bins} of the classifier's {GRID_SIZE} grid bins hold data (q {first:.3g}.."
-                         f"{last:.3g} 1/A inside its range {GRID_Q_MIN:g}..{GRID_Q_MAX:g} 1/A, {decades:.2f} decades); "
-                         f"at least {MIN_COVERED_BINS} (about half a decade) are needed to tell the shapes apart: "
-                         f"give a wider q range (merge detector distances); {hint}")
-    if np.all(intensity == intensity[0]):
-        raise InputError(f"{name}: all {intensity.size} intensities are equal ({intensity[0]:.6g}): this is not a "
-                         "scattering curve; check the column order (q, I, dI)")
-    note = unit_warning(float(q[0]), float(q[-1]), unit, unit_origin)
-    if note:
-        warnings.append(note)
-    return Curve(q, intensity, sigma, dq, slit_length, name, source, entry, warnings)
+    return q, intensity, sigma, dq
 
 
 @contextlib.contextmanager

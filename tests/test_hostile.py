@@ -233,3 +233,28 @@ def test_arbitrary_data_objects_never_raise_anything_else(suggester, x, y, dy, d
         assert isinstance(suggester.suggest_curves([curve_from_data(d, "fuzz")])[0], Suggestion)
     except AutomodelError as exc:
         assert str(exc)
+
+
+@settings(max_examples=80, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(20, 300), n_bad=st.integers(0, 6), shuffle=st.booleans(),
+       repeats=st.integers(0, 3))
+def test_repaired_curve_is_the_usable_points_in_q_order(seed, n, n_bad, shuffle, repeats):
+    """Oracle for make_curve's repairs: keep finite points with q > 0 and I > 0, stable-sorted by q."""
+    from sasview_automodel.curve import make_curve
+    rng = np.random.default_rng(seed)
+    q = np.geomspace(2e-3, 0.3, n)
+    i = rng.lognormal(0, 1, n)
+    sigma = 0.05 * i
+    q[rng.integers(0, n, repeats)] = q[0]
+    for k, v in zip(rng.integers(0, n, n_bad), rng.choice([np.nan, np.inf, -1.0, 0.0], n_bad)):
+        (q if rng.random() < 0.5 else i)[k] = v
+    if shuffle:
+        perm = rng.permutation(n)
+        q, i, sigma = q[perm], i[perm], sigma[perm]
+    keep = np.isfinite(q) & np.isfinite(i) & (q > 0) & (i > 0)
+    order = np.argsort(q[keep], kind="stable")
+    c = make_curve(q, i, sigma)
+    assert np.array_equal(c.q, q[keep][order]) and np.array_equal(c.intensity, i[keep][order])
+    assert np.array_equal(c.sigma, sigma[keep][order])
+    assert bool(c.warnings) == (not keep.all() or shuffle and not np.all(np.diff(q[keep]) >= 0) or repeats > 0
+                                and np.any(np.diff(q[keep][order]) == 0))
