@@ -107,6 +107,41 @@ def test_training_batch_mixes_exposure_and_structure(bank, tmp_path):
     assert np.all((vf[concentrated] > 0) & (vf[concentrated] <= 4 * 0.45 + 1e-6))
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_two_populations_cross_between_the_two_sizes(seed):
+    from sasmodels.direct_model import call_kernel
+    from training.exposure import two_populations
+    from training.simulate import Q_FINE, _kernel
+
+    def sphere(radius):
+        i = np.asarray(call_kernel(_kernel("sphere"), dict(radius=radius, scale=1.0, background=0.0)))
+        return i / i[0]
+    big, small = sphere(300.0), sphere(40.0)
+    i, q_c = two_populations(Q_FINE, big, small, 300.0, 40.0, np.random.default_rng(seed))
+    assert np.all(np.isfinite(i)) and np.all(i > 0) and i[0] == pytest.approx(1.0)
+    assert 1 / 300.0 <= q_c <= 3 / 40.0
+    ratio = i / big                     # the big population alone well below q_c, the small one shows from q_c
+    assert np.median(ratio[Q_FINE < q_c / 3]) < 1.5
+    assert ratio[np.searchsorted(Q_FINE, q_c)] > 1.05
+
+
+def test_mixture_exposure_pairs_well_separated_sizes(bank):
+    from training.data import Augmentation, Database, _mixture, train_batch
+    from training.simulate import Q_FINE
+
+    rows = [_row(0, k) for k in range(2)]
+    from sasview_automodel.catalog import REGRESSION_SLOTS
+    db = Database(Q_FINE, np.stack([i for _, i in rows]).astype(np.float32), np.zeros(2, int), np.ones((2, 2)),
+                  np.zeros(2, int), slot_values=np.zeros((2, len(REGRESSION_SLOTS)), np.float32),
+                  radius_effective=np.array([20.0, 400.0]))
+    mixed = [_mixture(db, 0, np.random.default_rng(seed), "train") for seed in range(10)]
+    assert sum(m is not None for m in mixed) >= 7   # a window around the crossover is usually found
+    close = Database(db.q, db.intensity, db.label, db.lengths, db.index, radius_effective=np.array([20.0, 30.0]))
+    assert _mixture(close, 0, np.random.default_rng(1), "train") is None   # no partner far enough in size
+    x, y, *_ = train_batch(db, np.zeros(20, int), np.random.default_rng(2), Augmentation(bank, 0.0, 1.0, 1.0))
+    assert np.all(y == -1) and np.all(np.isfinite(x))
+
+
 def test_isotonic_recalibration_is_monotone_and_calibrates():
     rng = np.random.default_rng(0)
     x = rng.uniform(size=4000)

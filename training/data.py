@@ -154,10 +154,33 @@ class Augmentation:
     bank: "SBank"                    # training/structure.py
     sq_fraction: float = 0.3         # curves multiplied by a drawn S(q)
     exposure_fraction: float = 0.06  # outlier-exposure curves (label -1)
+    mixture_share: float = 0.0       # of those, two-population sums of database curves (exposure.two_populations)
 
     def without_exposure(self) -> "Augmentation":
         """The same mix without exposure curves (validation, calibration)."""
-        return Augmentation(self.bank, self.sq_fraction, 0.0)
+        return Augmentation(self.bank, self.sq_fraction, 0.0, 0.0)
+
+
+def _mixture(db: Database, r: int, rng: np.random.Generator, family: str, tries: int = 10):
+    """(I on db.q, instrument) of a two-population exposure curve built on row ``r`` whose crossover
+    lies well inside the instrument's window; None when no partner or window is found."""
+    from training.exposure import MIN_SIZE_RATIO, two_populations
+    r_a = float(db.radius_effective[r])
+    for _ in range(tries):
+        r2 = int(rng.integers(len(db)))
+        r_b = float(db.radius_effective[r2])
+        if max(r_a, r_b) >= MIN_SIZE_RATIO * min(r_a, r_b) > 0:
+            break
+    else:
+        return None
+    (big, r_big), (small, r_small) = sorted([(r, r_a), (r2, r_b)], key=lambda t: -t[1])
+    i, q_c = two_populations(db.q, db.intensity[big].astype(np.float64), db.intensity[small].astype(np.float64),
+                             r_big, r_small, rng)
+    for _ in range(tries):
+        inst = draw_instrument(rng, family)
+        if inst.qmin * 2 <= q_c <= inst.qmax / 2:
+            return i, inst
+    return None
 
 
 def train_batch(db: Database, rows: np.ndarray, rng: np.random.Generator, aug: Augmentation | None,
@@ -174,7 +197,11 @@ def train_batch(db: Database, rows: np.ndarray, rng: np.random.Generator, aug: A
         u = rng.uniform()
         s = None
         if aug is not None and u < aug.exposure_fraction:
-            i_fine, label = exposure_curve(db.q, rng), -1
+            mixed = _mixture(db, int(r), rng, family) if rng.uniform() < aug.mixture_share else None
+            if mixed is not None:
+                (i_fine, inst), label = mixed, -1
+            else:
+                i_fine, label = exposure_curve(db.q, rng), -1
         else:
             i_fine, label = db.intensity[r].astype(np.float64), int(db.label[r])
             if aug is not None and u < aug.exposure_fraction + aug.sq_fraction:

@@ -4,7 +4,9 @@ Training shows the network a few such curves per batch and asks for a flat (unif
 posterior on them (Hendrycks et al. 2019, "outlier exposure"); in the contrastive loss they form
 one extra group, away from every catalog class. The families here are deliberately generic and
 analytic (numpy only, no sasmodels): smooth random log-log curves, unified Guinier/power-law
-levels with non-Porod exponents, and power laws carrying bumps. The evaluation set of
+levels with non-Porod exponents, and power laws carrying bumps; plus ``two_populations``, sums
+of two database curves of well-separated sizes (a bimodal sample is not a catalog shape, and no
+analytic family resembles one). The evaluation set of
 training/ood.py is built separately from sasmodels models and junk; docs/evaluation.md lists
 which of its kinds resemble these families, so the gain is not read off seen kinds alone.
 """
@@ -53,6 +55,23 @@ def bumpy_power_law(q: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     for _ in range(int(rng.integers(1, 4))):
         bumps += _lu(rng, 0.3, 20) * np.exp(-0.5 * ((t - np.log(_lu(rng, 3e-3, 0.5))) / rng.uniform(0.05, 0.4)) ** 2)
     return base * bumps
+
+
+MIN_SIZE_RATIO = 2.5   # two_populations: effective radii at least this far apart
+
+
+def two_populations(q: np.ndarray, i_big: np.ndarray, i_small: np.ndarray, r_big: float, r_small: float,
+                    rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """The sum of two curves (effective radii ``r_big`` > ``r_small``), weighted so that they cross at a
+    q_c between the two sizes' Guinier regions: the larger population dominates below q_c, the
+    smaller above. Returns (I normalised to I[0] = 1, q_c)."""
+    lo, hi = max(1.0 / r_big, q[0]), min(3.0 / r_small, q[-1])
+    q_c = _lu(rng, lo, max(hi, lo * 1.01))
+    k = min(int(np.searchsorted(q, q_c)), q.size - 1)
+    weight = i_big[k] / max(i_small[k], 1e-300) * _lu(rng, 0.3, 3.0)
+    i = i_big / i_big[0] + weight * i_small / i_big[0]
+    i = np.maximum(i, 1e-12 * i.max())
+    return i / i[0], q_c
 
 
 def exposure_curve(q: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -65,6 +65,13 @@ MODELLED_KINDS = ("sphere_hardsphere", "ellipsoid_hardsphere")
 # outliers): AUROC is also given without them, so the gain is not read off seen-like kinds alone.
 EXPOSURE_LIKE = ("mass_fractal", "surface_fractal", "power_law", "gaussian_peak", "broad_peak", "gel",
                  "junk_random_walk")
+MIXTURE_LIKE = ("two_spheres",)   # resembles exposure.two_populations (when training used it)
+
+
+def exposure_like(card: dict) -> tuple[str, ...]:
+    """The OOD kinds that resemble an exposure family the bundle was trained with."""
+    config = card.get("training", {}).get("config", {})
+    return EXPOSURE_LIKE + (MIXTURE_LIKE if config.get("exposure_mixture_share") else ())
 
 
 def _two_spheres(rng) -> dict:
@@ -221,7 +228,8 @@ def report(suggester, id_result: dict, q_fine: np.ndarray, n_per_kind: int, seed
     ood = suggester.score(x_ood)
     kinds = np.array(kinds)
     modelled = np.isin(kinds, MODELLED_KINDS) if suggester.structure_names else np.zeros(len(kinds), bool)
-    unlike = ~modelled & ~np.isin(kinds, EXPOSURE_LIKE)
+    seen_like = exposure_like(suggester.bundle.card)
+    unlike = ~modelled & ~np.isin(kinds, seen_like)
     all_out = ood["outlier_score"]
     s_in, s_out = id_result["ood"], all_out[~modelled]
     base_in = -softmax(id_result["logits"], 1.0).max(1)
@@ -261,7 +269,7 @@ def report(suggester, id_result: dict, q_fine: np.ndarray, n_per_kind: int, seed
              f"| Mahalanobis distance on the embedding alone | {m['auroc_mahalanobis']:.3f} | {m['fpr95_mahalanobis']:.3f} |",
              f"| max softmax (baseline) | {m['auroc_maxsoftmax']:.3f} | {m['fpr95_maxsoftmax']:.3f} |",
              f"| energy of the logits (baseline) | {m['auroc_energy']:.3f} | {m['fpr95_energy']:.3f} |", "",
-             f"Without the kinds that resemble an outlier-exposure family of training ({', '.join(EXPOSURE_LIKE)}): "
+             f"Without the kinds that resemble an outlier-exposure family of training ({', '.join(seen_like)}): "
              f"AUROC {m['auroc_unlike_exposure']:.3f} (max softmax {m['auroc_maxsoftmax_unlike_exposure']:.3f}).", "",
              *([f"Modelled now (a catalog form factor times a catalog structure factor), left out of AUROC: "
                 f"{', '.join(MODELLED_KINDS)}; {100 * m['flagged_modelled']:.0f} % of them are still flagged.", ""]
@@ -272,7 +280,7 @@ def report(suggester, id_result: dict, q_fine: np.ndarray, n_per_kind: int, seed
     for kind in OOD_KINDS:
         sel = kinds == kind
         note = ("modelled now (P@S)" if kind in MODELLED_KINDS and modelled.any() else
-                "resembles an exposure family" if kind in EXPOSURE_LIKE else "")
+                "resembles an exposure family" if kind in seen_like else "")
         if sel.any():
             lines.append(f"| {kind} | {sel.sum()} | {100 * np.mean(all_out[sel] > thr):.0f} | "
                          f"{np.median(suggester.outliers.excess(all_out[sel])):+.2f} | {note} |")

@@ -69,7 +69,8 @@ def augmentation(cfg: dict) -> Augmentation | None:
     if not uses_structure(cfg) and not cfg.get("exposure_fraction"):
         return None
     bank = SBank.load_or_build(cfg["database"] + ".sbank.npz")
-    return Augmentation(bank, float(cfg.get("sq_fraction", 0.0)), float(cfg.get("exposure_fraction", 0.0)))
+    return Augmentation(bank, float(cfg.get("sq_fraction", 0.0)), float(cfg.get("exposure_fraction", 0.0)),
+                        float(cfg.get("exposure_mixture_share", 0.0)))
 
 
 def validation_set(db: Database, size: int, seed: int, aug: Augmentation | None) -> tuple[torch.Tensor, ...]:
