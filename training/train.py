@@ -2,11 +2,13 @@
 
     python -m training.train --config training/configs/full.yaml [--database data/db.h5] [--resume]
     python -m training.train --config training/configs/finetune.yaml --init-from runs/full/checkpoint.pt
+    python -m training.train --config training/configs/finetune.yaml --init-from sasview_automodel/models/automodel.onnx
 
 Every batch observes database curves through freshly drawn instruments (held-out families
 never occur). A checkpoint (model, optimiser, step, elapsed time) is written every few
 minutes and at the end, so an interrupted run continues with ``--resume``. ``init_from`` starts
-a new run (fresh optimiser and learning-rate schedule) from the weights of an earlier one.
+a new run (fresh optimiser and learning-rate schedule) from the weights of an earlier one, or
+of a shipped ONNX bundle (training/warmstart.py), so training continues across machines.
 """
 from __future__ import annotations
 
@@ -81,6 +83,19 @@ def validation_set(db: Database, size: int, seed: int, aug: Augmentation | None)
     return torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(sq_y)
 
 
+def init_weights(model: CurveNet, source: str, train_db: Database, seed: int, aug: Augmentation | None,
+                 calibration_curves: int = 2048) -> None:
+    """Weights of an earlier run: a ``checkpoint.pt``, or a shipped ``.onnx`` bundle (its folded
+    BatchNorms rebuilt on training curves, training/warmstart.py)."""
+    if source.endswith(".onnx"):
+        from training.warmstart import load_onnx_weights
+        rng = np.random.default_rng([seed, 777])
+        rows = rng.integers(0, len(train_db), calibration_curves)
+        load_onnx_weights(model, source, torch.from_numpy(train_batch(train_db, rows, rng, aug)[0]))
+    else:
+        model.load_state_dict(torch.load(source, weights_only=False)["model"])
+
+
 @torch.no_grad()
 def accuracy(model: CurveNet, x: torch.Tensor, y: torch.Tensor, sq_y: torch.Tensor | None = None) -> tuple[float, float]:
     """(form-factor top-1, structure-factor accuracy or NaN)."""
@@ -109,7 +124,7 @@ def train(cfg: dict, resume: bool = False, log=print) -> str:
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     step, elapsed, history = 0, 0.0, []
     if cfg.get("init_from") and not (resume and os.path.exists(ckpt_path)):
-        model.load_state_dict(torch.load(cfg["init_from"], weights_only=False)["model"])
+        init_weights(model, cfg["init_from"], train_db, cfg["seed"], aug)
         log(f"weights from {cfg['init_from']}")
     if resume and os.path.exists(ckpt_path):
         state = torch.load(ckpt_path, weights_only=False)
