@@ -90,3 +90,29 @@ def test_confusion_check_fits_the_true_model_well():
     chi_true = evaluate.fit_class(label, sample, Q_FINE, rng, start=pars)
     chi_cyl = evaluate.fit_class(CLASS_NAMES.index("cylinder"), sample, Q_FINE, rng, starts=1, max_nfev=3)
     assert chi_true < 3.0 and chi_true <= chi_cyl * 1.5
+
+
+from training.simulate import simulate_chunk as _REAL_CHUNK  # noqa: E402  (before any monkeypatch)
+
+
+def _failing_chunk(start, stop, seed, *rest):
+    """Stand-in for simulate_chunk: the first chunk fails, every chunk that runs leaves a marker."""
+    marker = os.environ["AUTOMODEL_TEST_MARKERS"]
+    open(os.path.join(marker, str(start)), "w").close()
+    if start == 0:
+        raise RuntimeError("parameter set 0 gave no valid curve")
+    import time
+    time.sleep(1.0)
+    return _REAL_CHUNK(start, stop, seed, *rest)
+
+
+def test_a_failing_chunk_stops_the_simulation_at_once(tmp_path, monkeypatch):
+    """The error surfaces as soon as the chunk fails: pending chunks are cancelled, not simulated."""
+    from training import simulate
+    markers = tmp_path / "ran"
+    markers.mkdir()
+    monkeypatch.setenv("AUTOMODEL_TEST_MARKERS", str(markers))
+    monkeypatch.setattr(simulate, "simulate_chunk", _failing_chunk)
+    with pytest.raises(RuntimeError, match="no valid curve"):
+        simulate.run(str(tmp_path / "db.h5"), 9 * 8, chunk=9, workers=1, progress=False)
+    assert len(os.listdir(markers)) <= 3   # the failed chunk and at most the ones already queued

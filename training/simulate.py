@@ -244,8 +244,14 @@ def _results(todo: list[int], chunk: int, seed: int, workers: int, scheduler, sq
     if scheduler is None:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             futures = [pool.submit(simulate_chunk, k * chunk, (k + 1) * chunk, seed, *extra) for k in todo]
-            for fut in as_completed(futures):
-                yield fut.result()
+            try:
+                for fut in as_completed(futures):
+                    yield fut.result()
+            except BaseException:
+                # a failed chunk (or an interrupted writer) stops the run now: without this the
+                # pool's exit would first simulate every pending chunk, then discard them all
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
         return
     from distributed import Client, LocalCluster
     from distributed import as_completed as dask_completed
