@@ -71,6 +71,25 @@ def test_second_stage_starts_from_the_first_stage_weights(smoke_run, tmp_path):
         assert torch.equal(second["model"][name], weights), name
 
 
+def test_second_stage_can_start_from_an_exported_bundle(smoke_run, tmp_path):
+    """Checkpoints die with the machine; the committed ONNX bundle is enough to continue training."""
+    out, _ = smoke_run
+    import onnx
+    import torch
+    from onnx import numpy_helper
+    from training import train
+    from training.warmstart import sha256
+    onnx_path = out / "bundle" / "automodel.onnx"
+    cfg = train.load_config(SMOKE, out_dir=str(tmp_path), database=str(out / "db.h5"), max_steps=1, lr=0.0,
+                            init_from=str(onnx_path))
+    train.train(cfg, log=lambda m: None)
+    second = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert second["config"]["init_from_sha256"] == sha256(str(onnx_path))
+    heads = {t.name[len("net."):]: numpy_helper.to_array(t) for t in onnx.load(str(onnx_path)).graph.initializer
+             if t.name.startswith("net.")}
+    assert heads and all(np.array_equal(second["model"][k].numpy(), v) for k, v in heads.items())
+
+
 def test_simulated_curves_are_deterministic_per_index():
     from training.simulate import simulate_one
     a = simulate_one(4, seed=7)

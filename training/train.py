@@ -125,6 +125,9 @@ def train(cfg: dict, resume: bool = False, log=print) -> str:
     step, elapsed, history = 0, 0.0, []
     if cfg.get("init_from") and not (resume and os.path.exists(ckpt_path)):
         init_weights(model, cfg["init_from"], train_db, cfg["seed"], aug)
+        if cfg["init_from"].endswith(".onnx"):  # the file may be replaced later (export): record which one
+            from training.warmstart import sha256
+            cfg["init_from_sha256"] = sha256(cfg["init_from"])
         log(f"weights from {cfg['init_from']}")
     if resume and os.path.exists(ckpt_path):
         state = torch.load(ckpt_path, weights_only=False)
