@@ -88,6 +88,11 @@ def test_second_stage_can_start_from_an_exported_bundle(smoke_run, tmp_path):
     heads = {t.name[len("net."):]: numpy_helper.to_array(t) for t in onnx.load(str(onnx_path)).graph.initializer
              if t.name.startswith("net.")}
     assert heads and all(np.array_equal(second["model"][k].numpy(), v) for k, v in heads.items())
+    from training import export
+    card = json.load(open(export.export(cfg, str(tmp_path / "bundle2"), log=lambda m: None)))
+    first_card = json.load(open(out / "bundle" / "automodel.card.json"))
+    stage = card["training"]["earlier_stages"][-1]      # the model card says what the weights had seen before
+    assert stage["onnx_sha256"] == first_card["onnx_sha256"] and stage["steps"] == first_card["training"]["steps"]
 
 
 def test_simulated_curves_are_deterministic_per_index():

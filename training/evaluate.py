@@ -174,13 +174,23 @@ def _pct(x: float) -> str:
     return "n/a" if not np.isfinite(x) else f"{100 * x:.1f}"
 
 
+def _earlier_stages_text(card: dict) -> str:
+    stages = card["training"].get("earlier_stages") or []
+    if not stages:
+        return ""
+    parts = [(f"{st['steps']} steps, {st['minutes']} min on {st['database_curves']} curves"
+              if st.get("steps") is not None else f"an unrecorded run ({st.get('source')})") for st in stages]
+    return "; continued from the weights of " + ", then ".join(parts)
+
+
 def write_report(path: str, results: dict, families: dict, conf: np.ndarray, pairs_report: list[dict],
                  card: dict, command: str, heldout: list[str]) -> dict:
     lines = ["# Evaluation of the shipped classifier", "",
              f"Produced by `{command}` on {time.strftime('%Y-%m-%d')} for bundle `{card['name']}` "
              f"{card['version']} (ONNX sha256 `{card['onnx_sha256'][:16]}...`, trained on "
              f"{card['training']['database_curves']} simulated curves, {card['training']['steps']} steps, "
-             f"{card['training']['minutes']} min; config hash `{card['training']['config_hash']}`).", "",
+             f"{card['training']['minutes']} min; config hash `{card['training']['config_hash']}`"
+             f"{_earlier_stages_text(card)}).", "",
              "Test curves: parameter sets of the test split (index % 20 == 0), never used in training or "
              "calibration. `train-like` observes them through the training instrument distribution; the "
              "other rows through instrument families that never occur in training. *Identifiable*: the size "

@@ -65,6 +65,32 @@ def class_statistics(emb: np.ndarray, labels: np.ndarray, n_classes: int) -> tup
     return means, np.linalg.inv(cov)
 
 
+def earlier_stages(cfg: dict) -> list[dict]:
+    """What the weights a run started from had been trained on (oldest first), from the model card
+    beside an ONNX source (checked by sha256) or from a checkpoint; [] for a run from scratch."""
+    source = cfg.get("init_from")
+    if not source:
+        return []
+    if source.endswith(".onnx"):
+        card_path = os.path.splitext(source)[0] + ".card.json"
+        if not os.path.exists(card_path):
+            return [{"source": source, "onnx_sha256": cfg.get("init_from_sha256"), "known": False}]
+        with open(card_path) as f:
+            source_card = json.load(f)
+        tr, sha = source_card.get("training", {}), source_card.get("onnx_sha256")
+        if cfg.get("init_from_sha256") and sha != cfg["init_from_sha256"]:   # the card beside it is another model now
+            return [{"source": source, "onnx_sha256": cfg["init_from_sha256"], "known": False}]
+        stage = {"source": source, "onnx_sha256": sha, "steps": tr.get("steps"), "minutes": tr.get("minutes"),
+                 "database_curves": tr.get("database_curves"), "config_hash": tr.get("config_hash")}
+        return list(tr.get("earlier_stages", [])) + [stage]
+    if not os.path.exists(source):
+        return [{"source": source, "known": False}]
+    ckpt = torch.load(source, weights_only=False)
+    stage = {"source": source, "steps": ckpt["step"], "minutes": round(ckpt["elapsed"] / 60, 1),
+             "database_curves": ckpt["n_database"], "config_hash": ckpt["config_hash"]}
+    return earlier_stages(ckpt["config"]) + [stage]
+
+
 def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
     """Write ``{name}.onnx`` and ``{name}.card.json`` into ``out_dir``; returns the card path."""
     ckpt = torch.load(os.path.join(cfg["out_dir"], "checkpoint.pt"), weights_only=False)
@@ -161,7 +187,7 @@ def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
                 "means": np.round(means, 6).tolist(), "precision": np.round(precision, 6).tolist()},
         "training": {"config": ckpt["config"], "config_hash": ckpt["config_hash"], "steps": ckpt["step"],
                      "minutes": round(ckpt["elapsed"] / 60, 1), "database_curves": ckpt["n_database"],
-                     "history": ckpt["history"][-5:]},
+                     "history": ckpt["history"][-5:], "earlier_stages": earlier_stages(ckpt["config"])},
         "metrics": {},
     }
     card_path = os.path.join(out_dir, f"{name}.card.json")
