@@ -11,6 +11,11 @@ from .bundle import ModelBundle
 from .curve import Curve, load_file, make_curve
 from .errors import InputError
 
+
+def floor6(p: float) -> float:
+    """A probability rounded down to 6 decimals: a rounded distribution still sums to at most 1."""
+    return float(np.floor(float(p) * 1e6) / 1e6)
+
 PARAMETERS_UNCHECKED = ("starting parameters come from the network's regression head and are not yet "
                         "checked by a fit")
 PARAMETERS_PENDING = "this model bundle has no regression head: 'parameters' is empty"
@@ -56,7 +61,7 @@ class StructureFactorSuggestion:
     def to_dict(self) -> dict:
         return {"name": self.name, "label": self.label, "probability": round(float(self.probability), 6),
                 "p_needed": round(float(self.p_needed), 6),
-                "probabilities": {k: round(float(v), 6) for k, v in self.probabilities.items()},
+                "probabilities": {k: floor6(v) for k, v in self.probabilities.items()},
                 "volfraction": None if self.volfraction is None else float(f"{self.volfraction:.4g}"),
                 "radius_effective_mode": self.radius_effective_mode, "sentence": self.sentence}
 
@@ -134,7 +139,7 @@ class Suggestion:
             "name": self.name,
             "file": self.source,
             "entry": self.entry,
-            "ranking": [{"model": m, "probability": round(float(p), 6),
+            "ranking": [{"model": m, "probability": floor6(p),
                          "label": catalog.get(m).label} for m, p in ranking],
             "confidence": round(float(self.confidence), 6),
             "outlier": bool(self.outlier),

@@ -141,3 +141,21 @@ def test_to_sasview_and_paste_string(suggester):
     assert text == paste_string(s.to_sasview())
     rows = text.split(":")
     assert rows[0] == "sasview_parameter_values" and f"model_name,{s.best}" in rows
+
+
+def test_rounded_probabilities_never_sum_above_one():
+    """to_dict rounds to 6 decimals; rounding to nearest could push a confident ranking past 1."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from sasview_automodel.scoring import softmax
+    from sasview_automodel.suggest import floor6
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.floats(-30, 30), min_size=9, max_size=9), st.floats(0.3, 3.0))
+    def check(logits, temperature):
+        p = softmax(np.array([logits]), temperature)[0]
+        rounded = [floor6(v) for v in p]
+        assert sum(rounded) <= 1.0 + 1e-12
+        assert all(0.0 <= r <= v and v - r < 1e-6 + 1e-12 for r, v in zip(rounded, p))
+    check()
