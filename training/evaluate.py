@@ -142,6 +142,24 @@ def fit_class(label: int, sample: Sample, q_fine: np.ndarray, rng: np.random.Gen
     return best
 
 
+def confused_pairs(results: dict, heldout: list[str]) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Confusion matrix of the held-out families (identifiable curves) and the most confused
+    (true, predicted) pairs, most confused first."""
+    ho = [results[f] for f in heldout]
+    probs = np.concatenate([r["probs"] for r in ho])
+    labels = np.concatenate([r["labels"] for r in ho])
+    ident = np.concatenate([r["ident"] for r in ho])
+    conf = confusion(probs[ident], labels[ident])
+    off = conf + conf.T
+    np.fill_diagonal(off, 0)
+    pairs = []
+    for flat in np.argsort(-off, axis=None)[: 6]:
+        a, b = np.unravel_index(flat, off.shape)
+        if a < b and off[a, b] > 0:
+            pairs.append((a, b) if conf[a, b] >= conf[b, a] else (b, a))
+    return conf, pairs
+
+
 def physical_confusions(results: dict, db, pairs: list[tuple[int, int]], per_pair: int, seed: int, log,
                         budget_s: float = 120.0) -> list[dict]:
     """For each (true, predicted) pair, fit both models to misclassified identifiable curves."""
@@ -281,18 +299,7 @@ def evaluate(cfg: dict, card_path: str, report: str, per_pair: int = 6, log=prin
         r = results[fam]
         log(f"{fam:12s} n={n} ident={r['ident'].mean():.2f} top-1 ident {topk(r['probs'][r['ident']], r['labels'][r['ident']], 1):.3f} "
             f"all {topk(r['probs'], r['labels'], 1):.3f} ({time.time() - t0:.0f} s)")
-    ho = [results[f] for f in heldout]
-    probs = np.concatenate([r["probs"] for r in ho])
-    labels = np.concatenate([r["labels"] for r in ho])
-    ident = np.concatenate([r["ident"] for r in ho])
-    conf = confusion(probs[ident], labels[ident])
-    off = conf + conf.T
-    np.fill_diagonal(off, 0)
-    pairs = []
-    for flat in np.argsort(-off, axis=None)[: 6]:
-        a, b = np.unravel_index(flat, off.shape)
-        if a < b and off[a, b] > 0:
-            pairs.append((a, b) if conf[a, b] >= conf[b, a] else (b, a))
+    conf, pairs = confused_pairs(results, heldout)
     pairs_report = physical_confusions({f: results[f] for f in heldout}, db, pairs[:3], per_pair, cfg["seed"], log) if per_pair else []
     summary = write_report(report, results, families, conf, pairs_report, bundle.card, command, heldout)
     concentrated = {}
