@@ -26,7 +26,8 @@ def default_card_path() -> str:
     return str(resources.files("sasview_automodel").joinpath("models", DEFAULT_CARD))
 
 
-def _sha256(path: str) -> str:
+def file_sha256(path: str) -> str:
+    """sha256 of a file, read in 1 MB blocks (the bundle's checksum)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -92,7 +93,7 @@ class ModelBundle:
         onnx_path = os.path.join(os.path.dirname(card_path), card["onnx_file"])
         if not os.path.isfile(onnx_path):
             raise BundleError(f"model file {onnx_path} named by {card_path} is missing: reinstall or re-export")
-        digest = _sha256(onnx_path)
+        digest = file_sha256(onnx_path)
         if digest != card.get("onnx_sha256"):
             raise BundleError(f"model file {onnx_path} fails its checksum: sha256 {digest} but the card "
                               f"{card_path} expects {card.get('onnx_sha256')}; the file was changed or belongs "

@@ -78,13 +78,13 @@ def test_second_stage_can_start_from_an_exported_bundle(smoke_run, tmp_path):
     import torch
     from onnx import numpy_helper
     from training import train
-    from training.warmstart import sha256
+    from sasview_automodel.bundle import file_sha256
     onnx_path = out / "bundle" / "automodel.onnx"
     cfg = train.load_config(SMOKE, out_dir=str(tmp_path), database=str(out / "db.h5"), max_steps=1, lr=0.0,
                             init_from=str(onnx_path))
     train.train(cfg, log=lambda m: None)
     second = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
-    assert second["config"]["init_from_sha256"] == sha256(str(onnx_path))
+    assert second["config"]["init_from_sha256"] == file_sha256(str(onnx_path))
     heads = {t.name[len("net."):]: numpy_helper.to_array(t) for t in onnx.load(str(onnx_path)).graph.initializer
              if t.name.startswith("net.")}
     assert heads and all(np.array_equal(second["model"][k].numpy(), v) for k, v in heads.items())

@@ -12,12 +12,10 @@ import json
 import os
 import sys
 
-import numpy as np
-
 from sasview_automodel import Suggester
 from sasview_automodel.catalog import CLASS_NAMES
 from training.data import load_database
-from training.evaluate import confused_pairs, physical_confusions, run_family
+from training.evaluate import confused_pairs, evaluation_rng, family_results, physical_confusions
 from training.instrument import load_config as load_instruments
 from training.train import load_config
 
@@ -33,12 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     suggester = Suggester(args.card)
     db = load_database(cfg["database"], with_params=True, with_radius_effective=True).subset("test")
     heldout = list(load_instruments()["held_out"])
-    rng = np.random.default_rng([cfg["seed"], 31337])     # as in training.evaluate.evaluate
-    n = min(cfg["eval_per_family"], len(db))
-    results = {}
-    for fam in ["train-like", *heldout]:
-        rows = rng.choice(len(db), size=n, replace=False)
-        results[fam] = run_family(suggester, db, rows, "train" if fam == "train-like" else fam, cfg["seed"])
+    results = family_results(suggester, db, heldout, cfg, evaluation_rng(cfg), log=lambda m: print(m, flush=True))
     _, pairs = confused_pairs(results, heldout)
     print("pairs", [(CLASS_NAMES[a], CLASS_NAMES[b]) for a, b in pairs[:3]], flush=True)
     for pair in pairs[:3]:

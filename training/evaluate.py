@@ -142,6 +142,26 @@ def fit_class(label: int, sample: Sample, q_fine: np.ndarray, rng: np.random.Gen
     return best
 
 
+def evaluation_rng(cfg: dict) -> np.random.Generator:
+    """The generator every evaluation draw comes from, in order (rows, then concentrated rows, ...)."""
+    return np.random.default_rng([cfg["seed"], 31337])
+
+
+def family_results(suggester: Suggester, db, heldout: list[str], cfg: dict, rng: np.random.Generator,
+                   log=print) -> dict:
+    """Dilute test curves per family (train-like first, then each held-out family), as the report uses them."""
+    n = min(cfg["eval_per_family"], len(db))
+    results = {}
+    for fam in ["train-like", *heldout]:
+        rows = rng.choice(len(db), size=n, replace=False)
+        t0 = time.time()
+        results[fam] = run_family(suggester, db, rows, "train" if fam == "train-like" else fam, cfg["seed"])
+        r = results[fam]
+        log(f"{fam:12s} n={n} ident={r['ident'].mean():.2f} top-1 ident {topk(r['probs'][r['ident']], r['labels'][r['ident']], 1):.3f} "
+            f"all {topk(r['probs'], r['labels'], 1):.3f} ({time.time() - t0:.0f} s)")
+    return results
+
+
 def confused_pairs(results: dict, heldout: list[str]) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """Confusion matrix of the held-out families (identifiable curves) and the most confused
     (true, predicted) pairs, most confused first."""
@@ -289,16 +309,8 @@ def evaluate(cfg: dict, card_path: str, report: str, per_pair: int = 6, log=prin
     heldout = list(inst_cfg["held_out"])
     families = {"train-like": "training instrument distribution (held-out particles)"}
     families.update({k: v["description"] for k, v in inst_cfg["held_out"].items()})
-    rng = np.random.default_rng([cfg["seed"], 31337])
-    n = min(cfg["eval_per_family"], len(db))
-    results = {}
-    for fam in ["train-like", *heldout]:
-        rows = rng.choice(len(db), size=n, replace=False)
-        t0 = time.time()
-        results[fam] = run_family(suggester, db, rows, "train" if fam == "train-like" else fam, cfg["seed"])
-        r = results[fam]
-        log(f"{fam:12s} n={n} ident={r['ident'].mean():.2f} top-1 ident {topk(r['probs'][r['ident']], r['labels'][r['ident']], 1):.3f} "
-            f"all {topk(r['probs'], r['labels'], 1):.3f} ({time.time() - t0:.0f} s)")
+    rng, n = evaluation_rng(cfg), min(cfg["eval_per_family"], len(db))
+    results = family_results(suggester, db, heldout, cfg, rng, log)
     conf, pairs = confused_pairs(results, heldout)
     pairs_report = physical_confusions({f: results[f] for f in heldout}, db, pairs[:3], per_pair, cfg["seed"], log) if per_pair else []
     summary = write_report(report, results, families, conf, pairs_report, bundle.card, command, heldout)

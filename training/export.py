@@ -13,7 +13,6 @@ training-family instruments:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -23,7 +22,7 @@ import numpy as np
 import torch
 
 from sasview_automodel import __version__
-from sasview_automodel.bundle import CARD_FORMAT, ModelBundle
+from sasview_automodel.bundle import CARD_FORMAT, ModelBundle, file_sha256
 from sasview_automodel.catalog import CLASS_NAMES, REGRESSION_SLOTS, SQ_NAMES
 from sasview_automodel.grid import CHANNELS, GRID_Q
 from sasview_automodel.scoring import (CONFIDENCE_FEATURES, OUTLIER_CONFIDENCE_CAP, OutlierModel, combined_score,
@@ -153,8 +152,7 @@ def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
     log(f"temperature {temperature:.3f}, outlier threshold {threshold:.3g} (TPR {OOD_TPR} on {len(d_va)} val curves), "
         f"val top-1 {(l_va.argmax(1) == y_va).mean():.3f}")
 
-    with open(onnx_path, "rb") as f:
-        sha = hashlib.sha256(f.read()).hexdigest()
+    sha = file_sha256(onnx_path)
     card = {
         "format": CARD_FORMAT,
         "name": name,

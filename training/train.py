@@ -84,16 +84,19 @@ def validation_set(db: Database, size: int, seed: int, aug: Augmentation | None)
 
 
 def init_weights(model: CurveNet, source: str, train_db: Database, seed: int, aug: Augmentation | None,
-                 calibration_curves: int = 2048) -> None:
+                 calibration_curves: int = 2048) -> str | None:
     """Weights of an earlier run: a ``checkpoint.pt``, or a shipped ``.onnx`` bundle (its folded
-    BatchNorms rebuilt on training curves, training/warmstart.py)."""
-    if source.endswith(".onnx"):
-        from training.warmstart import load_onnx_weights
-        rng = np.random.default_rng([seed, 777])
-        rows = rng.integers(0, len(train_db), calibration_curves)
-        load_onnx_weights(model, source, torch.from_numpy(train_batch(train_db, rows, rng, aug)[0]))
-    else:
+    BatchNorms rebuilt on training curves, training/warmstart.py). Returns the sha256 of an ONNX
+    source (the file may be replaced later, by an export), None for a checkpoint."""
+    if not source.endswith(".onnx"):
         model.load_state_dict(torch.load(source, weights_only=False)["model"])
+        return None
+    from sasview_automodel.bundle import file_sha256
+    from training.warmstart import load_onnx_weights
+    rng = np.random.default_rng([seed, 777])
+    rows = rng.integers(0, len(train_db), calibration_curves)
+    load_onnx_weights(model, source, torch.from_numpy(train_batch(train_db, rows, rng, aug)[0]))
+    return file_sha256(source)
 
 
 @torch.no_grad()
@@ -124,10 +127,9 @@ def train(cfg: dict, resume: bool = False, log=print) -> str:
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     step, elapsed, history = 0, 0.0, []
     if cfg.get("init_from") and not (resume and os.path.exists(ckpt_path)):
-        init_weights(model, cfg["init_from"], train_db, cfg["seed"], aug)
-        if cfg["init_from"].endswith(".onnx"):  # the file may be replaced later (export): record which one
-            from training.warmstart import sha256
-            cfg["init_from_sha256"] = sha256(cfg["init_from"])
+        source_sha = init_weights(model, cfg["init_from"], train_db, cfg["seed"], aug)
+        if source_sha:
+            cfg["init_from_sha256"] = source_sha
         log(f"weights from {cfg['init_from']}")
     if resume and os.path.exists(ckpt_path):
         state = torch.load(ckpt_path, weights_only=False)

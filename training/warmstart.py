@@ -12,7 +12,6 @@ are close to ``m, v``, so a new run continues from where the shipped model stopp
 """
 from __future__ import annotations
 
-import hashlib
 import re
 
 import numpy as np
@@ -20,11 +19,6 @@ import torch
 from torch import nn
 
 from training.model import CurveNet
-
-
-def sha256(path: str) -> str:
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def _onnx_initializers(path: str) -> dict[str, np.ndarray]:
