@@ -51,6 +51,9 @@ def _check_card_matches_network(card: dict, card_path: str, onnx_path: str, sess
     if "logits" not in shapes or "embedding" not in shapes:
         raise BundleError(f"model file {onnx_path} lacks the outputs 'logits' and 'embedding' (it has "
                           f"{sorted(shapes)}): it is not a sasview-automodel network; re-export the bundle")
+    if card["ood"].get("method_id") == "knn+msp" and "knn_distance" not in shapes:
+        raise BundleError(f"model card {card_path} uses the k-NN outlier score but its network {onnx_path} has no "
+                          "'knn_distance' output: the card belongs to another bundle; re-export the bundle")
     n_logits, n_embed = shapes["logits"][-1], shapes["embedding"][-1]
     ok = (temperature > 0 and means.ndim == 2 and means.shape[0] == len(classes)
           and precision.shape == (means.shape[1], means.shape[1])

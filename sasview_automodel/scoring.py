@@ -22,6 +22,15 @@ def mahalanobis_min(emb: np.ndarray, means: np.ndarray, precision: np.ndarray) -
     return d2.min(axis=1)
 
 
+def knn_distance(emb: np.ndarray, bank: np.ndarray, k: int) -> np.ndarray:
+    """1 - the ``k``-th largest cosine similarity of each embedding to the rows of ``bank``
+    (L2-normalised training embeddings): deep k-NN outlier distance (Sun et al. 2022). The
+    bundle computes it inside the ONNX graph (output ``knn_distance``); this is its reference."""
+    e = np.asarray(emb, np.float64)
+    sims = (e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)) @ np.asarray(bank, np.float64).T
+    return 1.0 - np.sort(sims, axis=1)[:, -k]
+
+
 @dataclass(frozen=True)
 class OutlierModel:
     """The card's outlier detector (``card["ood"]``).
@@ -29,7 +38,9 @@ class OutlierModel:
     ``mahalanobis``: squared Mahalanobis distance of the embedding to the nearest class mean.
     ``mahalanobis+msp``: z(log distance) + z(-log max calibrated probability), each standardised
     with the mean and spread of in-distribution validation curves (``standardise``: mean and
-    std of the log distance, then of -log max probability). Flagged above ``threshold``."""
+    std of the log distance, then of -log max probability).
+    ``knn+msp``: z(k-NN distance, the network's ``knn_distance`` output) + z(-log max calibrated
+    probability), standardised the same way. Flagged above ``threshold``."""
 
     means: np.ndarray
     precision: np.ndarray
@@ -43,7 +54,12 @@ class OutlierModel:
         return cls(np.asarray(ood["means"], np.float64), np.asarray(ood["precision"], np.float64),
                    float(ood["threshold"]), ood.get("method_id", "mahalanobis"), tuple(std) if std else None)
 
-    def score(self, embedding: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    def score(self, embedding: np.ndarray, probs: np.ndarray, knn: np.ndarray | None = None) -> np.ndarray:
+        """The outlier score per curve; ``knn``: the network's ``knn_distance`` output (``knn+msp``)."""
+        if self.method == "knn+msp":
+            if knn is None:
+                raise ValueError("the knn+msp outlier score needs the network's knn_distance output")
+            return combined_score(np.asarray(knn, np.float64), probs, self.standardise, log_distance=False)
         d2 = mahalanobis_min(embedding, self.means, self.precision)
         if self.method == "mahalanobis":
             return d2
@@ -57,11 +73,12 @@ class OutlierModel:
         return score - self.threshold
 
 
-def combined_score(d2: np.ndarray, probs: np.ndarray, standardise) -> np.ndarray:
-    """z(log Mahalanobis distance) + z(-log max probability) (``OutlierModel``)."""
+def combined_score(distance: np.ndarray, probs: np.ndarray, standardise, log_distance: bool = True) -> np.ndarray:
+    """z(log distance) (or z(distance)) + z(-log max probability) (``OutlierModel``)."""
     m_d, s_d, m_p, s_p = standardise
     msp = -np.log(np.clip(np.asarray(probs, np.float64).max(axis=1), 1e-12, 1.0))
-    return (np.log(np.maximum(d2, 1e-6)) - m_d) / s_d + (msp - m_p) / s_p
+    d = np.log(np.maximum(distance, 1e-6)) if log_distance else np.asarray(distance, np.float64)
+    return (d - m_d) / s_d + (msp - m_p) / s_p
 
 
 CONFIDENCE_FEATURES = ("logit_p1", "margin", "outlier_excess", "noise", "coverage")

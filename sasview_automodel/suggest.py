@@ -232,12 +232,13 @@ class Suggester:
         parts = [self.bundle.run(features[i:i + ONNX_BATCH]) for i in range(0, len(features), ONNX_BATCH)]
         out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else self.bundle.run(features)
         probs = scoring.softmax(out["logits"], self.temperature)
-        scores = self.outliers.score(out["embedding"], probs)
+        scores = self.outliers.score(out["embedding"], probs, out.get("knn_distance"))
         outliers = scores > self.ood_threshold
         conf = scoring.confidence(scoring.confidence_features(probs, self.outliers.excess(scores), features),
                                   self.confidence_weights, outliers, self.confidence_recalibration)
         result = {"probs": probs, "outlier_score": scores, "outlier": outliers, "confidence": conf,
-                  "params": out.get("params"), "logits": out["logits"], "embedding": out["embedding"]}
+                  "params": out.get("params"), "logits": out["logits"], "embedding": out["embedding"],
+                  "knn_distance": out.get("knn_distance")}
         if self.structure_names and "structure_logits" in out:
             result["structure_probs"] = scoring.softmax(out["structure_logits"], self.structure_temperature)
             result["volfraction"] = np.clip(out["volfraction"][:, 0] / 4.0, 0.001, 0.6)

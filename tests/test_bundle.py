@@ -97,3 +97,22 @@ def test_card_naming_an_unknown_structure_factor_is_refused(bundle_copy):
     json.dump(card, open(bundle_copy, "w"))
     with pytest.raises(BundleError, match=r"structure factors \['fractal_core_shell'\] unknown"):
         Suggester(bundle_copy)
+
+
+def test_knn_outlier_card_needs_the_knn_output_of_its_network(bundle_copy):
+    """A card whose outlier score is the k-NN one, on a network without ``knn_distance``, is refused
+    (whichever detector the shipped bundle uses: its output is removed, or the card is switched)."""
+    import onnx
+    from sasview_automodel.bundle import file_sha256
+    card = json.load(open(bundle_copy))
+    onnx_path = os.path.join(os.path.dirname(bundle_copy), card["onnx_file"])
+    model = onnx.load(onnx_path)
+    outputs = [o.name for o in model.graph.output]
+    if "knn_distance" in outputs:
+        del model.graph.output[outputs.index("knn_distance")]
+        onnx.save(model, onnx_path)
+        card["onnx_sha256"] = file_sha256(onnx_path)
+    card["ood"]["method_id"] = "knn+msp"
+    json.dump(card, open(bundle_copy, "w"))
+    with pytest.raises(BundleError, match="knn_distance"):
+        ModelBundle.load(bundle_copy)

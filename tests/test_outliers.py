@@ -77,3 +77,16 @@ def test_the_card_confidence_recalibration_is_the_one_used(tmp_path, shipped):
         card["confidence"]["recalibration"] = {"method": "test", "x": [0.0, 1.0], "y": [0.3, 0.3]}
     s = Suggester(_edited_bundle(tmp_path, flat)).suggest_curves([_sphere()])[0]
     assert not s.outlier and s.confidence == pytest.approx(0.3)
+
+
+def test_knn_outlier_score_is_the_standardised_sum_and_needs_the_network_output():
+    from sasview_automodel.scoring import OutlierModel
+    model = OutlierModel(np.zeros((9, 4)), np.eye(4), threshold=2.0, method="knn+msp", standardise=(0.2, 0.1, 0.5, 0.25))
+    probs = np.full((3, 9), 0.1 / 8)
+    probs[:, 0] = 0.9
+    with pytest.raises(ValueError, match="knn_distance"):
+        model.score(np.zeros((3, 4)), probs)
+    knn = np.array([0.1, 0.2, 0.6])
+    score = model.score(np.zeros((3, 4)), probs, knn)
+    np.testing.assert_allclose(score, (knn - 0.2) / 0.1 + (-np.log(0.9) - 0.5) / 0.25)
+    assert list(score > model.threshold) == [False, False, True]

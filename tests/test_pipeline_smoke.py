@@ -36,6 +36,9 @@ def test_pipeline_produces_a_loadable_bundle_and_a_report(smoke_run):
         assert family in report
     meta = json.load(open(card))
     assert meta["metrics"]["held_out_pooled"]["n"] > 0 and meta["training"]["steps"] > 0
+    # the smoke config asks for the k-NN outlier distance (ood_knn), as the shipped stage does
+    assert meta["ood"]["method_id"] == "knn+msp" and "knn_distance" in meta["outputs"]
+    assert "k-NN distance on the embedding alone" in report
 
 
 def test_simulation_and_training_resume(smoke_run):
@@ -140,3 +143,17 @@ def test_a_failing_chunk_stops_the_simulation_at_once(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="no valid curve"):
         simulate.run(str(tmp_path / "db.h5"), 9 * 8, chunk=9, workers=1, progress=False)
     assert len(os.listdir(markers)) <= 3   # the failed chunk and at most the ones already queued
+
+
+def test_stages_train_in_chain_order_each_from_the_previous_checkpoint(monkeypatch):
+    """stage3 -> finetune -> full: stage 1 first, and each later stage starts from its base's checkpoint."""
+    from training import pipeline, train
+
+    configs = {"s3.yaml": {"base_config": "s2.yaml", "out_dir": "r3"},
+               "s2.yaml": {"base_config": "s1.yaml", "out_dir": "r2"},
+               "s1.yaml": {"out_dir": "r1"}}
+    monkeypatch.setattr(train, "load_config", lambda path, **over: dict(configs[path], **over))
+    trained = []
+    monkeypatch.setattr(train, "train", lambda cfg, resume, log: trained.append((cfg["out_dir"], cfg.get("init_from"))))
+    pipeline.train_stages(dict(configs["s3.yaml"], database="db.h5"))
+    assert trained == [("r1", None), ("r2", os.path.join("r1", "checkpoint.pt")), ("r3", os.path.join("r2", "checkpoint.pt"))]

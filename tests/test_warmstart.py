@@ -17,13 +17,15 @@ N_REG, N_SQ = 31, 4
 def _features(n: int, seed: int) -> torch.Tensor:
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, len(CHANNELS), GRID_Q.size)).astype(np.float32)
-    x[:, 1] = (rng.uniform(size=(n, 1)) < 0.8) & (np.arange(GRID_Q.size) > rng.integers(0, 100, (n, 1)))
+    # a window of covered bins per curve (never empty: the runtime refuses such curves), a few gaps
+    x[:, 1] = (rng.uniform(size=(n, GRID_Q.size)) < 0.9) & (np.arange(GRID_Q.size) > rng.integers(0, 100, (n, 1)))
     return torch.from_numpy(x)
 
 
-def _export(net: CurveNet, path: str) -> None:
-    outputs = ["logits", "embedding", "params", "structure_logits", "volfraction"]
-    torch.onnx.export(Conv2dTrunk(net), (torch.zeros(2, len(CHANNELS), GRID_Q.size),), path,
+def _export(net: CurveNet, path: str, bank: np.ndarray | None = None, k: int = 3) -> None:
+    outputs = ["logits", "embedding", "params", "structure_logits", "volfraction"] + (["knn_distance"] if bank is not None else [])
+    trunk = Conv2dTrunk(net) if bank is None else Conv2dTrunk(net, bank, k)
+    torch.onnx.export(trunk, (torch.zeros(2, len(CHANNELS), GRID_Q.size),), path,
                       input_names=["features"], output_names=outputs,
                       dynamic_axes={"features": {0: "batch"}, **{o: {0: "batch"} for o in outputs}},
                       opset_version=17, dynamo=False)
@@ -32,14 +34,18 @@ def _export(net: CurveNet, path: str) -> None:
 def _trained_net() -> CurveNet:
     torch.manual_seed(0)
     net = CurveNet(len(CHANNELS), 9, (8, 16), 16, n_regression=N_REG, n_structure=N_SQ)
-    opt = torch.optim.SGD(net.parameters(), lr=0.05)
+    opt = torch.optim.SGD(net.parameters(), lr=0.02)
     for step in range(5):  # a few steps so BatchNorm statistics and affine are not their defaults
         x = _features(32, step)
-        loss = net(x)[0].pow(2).mean() + net(x)[1].mean()
+        logits, emb = net(x)[:2]
+        loss = torch.nn.functional.cross_entropy(logits, torch.arange(32) % 9) + 0.1 * emb.pow(2).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
-    return net.eval()
+    net.eval()
+    with torch.no_grad():   # a diverged net (NaN everywhere) would make every comparison below pass
+        assert all(torch.isfinite(o).all() for o in net(_features(8, 0)))
+    return net
 
 
 def test_rebuilt_model_matches_the_onnx_bundle(tmp_path):
@@ -52,6 +58,7 @@ def test_rebuilt_model_matches_the_onnx_bundle(tmp_path):
         ours = [o.numpy() for o in fresh.eval()(x)]
     ref = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"features": x.numpy()})
     for a, b in zip(ours, ref):
+        assert np.isfinite(b).all()
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
@@ -88,3 +95,37 @@ def test_a_bundle_of_another_architecture_is_refused(tmp_path):
     other = CurveNet(len(CHANNELS), 9, (8, 16, 24), 16, n_regression=N_REG, n_structure=N_SQ)
     with pytest.raises(ValueError):
         load_onnx_weights(other, path, _features(8, 0))
+
+
+def _bank(net: CurveNet, n: int = 40) -> np.ndarray:
+    with torch.no_grad():
+        e = net(_features(n, 7))[1].numpy().astype(np.float64)
+    return e / np.linalg.norm(e, axis=1, keepdims=True)
+
+
+def test_knn_output_of_the_graph_is_the_reference_knn_distance(tmp_path):
+    """The bundle's in-graph k-NN distance equals scoring.knn_distance on its own embedding; a bank
+    member is at distance ~0 for k = 1."""
+    from sasview_automodel.scoring import knn_distance
+    net = _trained_net()
+    bank = _bank(net)
+    path = str(tmp_path / "knn.onnx")
+    _export(net, path, bank, k=3)
+    x = _features(16, 5).numpy()
+    out = dict(zip([o.name for o in ort.InferenceSession(path, providers=["CPUExecutionProvider"]).get_outputs()],
+                   ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"features": x})))
+    np.testing.assert_allclose(out["knn_distance"], knn_distance(out["embedding"], bank, 3), atol=1e-5)
+    d1 = knn_distance(bank[:4], bank, 1)
+    np.testing.assert_allclose(d1, 0.0, atol=1e-9)
+    assert np.all(knn_distance(out["embedding"], bank, 3) >= knn_distance(out["embedding"], bank, 1))
+
+
+def test_warm_start_ignores_the_knn_bank(tmp_path):
+    net = _trained_net()
+    path = str(tmp_path / "knn.onnx")
+    _export(net, path, _bank(net))
+    fresh = CurveNet(len(CHANNELS), 9, (8, 16), 16, n_regression=N_REG, n_structure=N_SQ)
+    load_onnx_weights(fresh, path, _features(256, 99))   # would raise on an unexpected initializer
+    x = _features(8, 3)
+    with torch.no_grad():
+        np.testing.assert_allclose(fresh.eval()(x)[0].numpy(), net(x)[0].numpy(), rtol=1e-3, atol=1e-3)

@@ -15,7 +15,7 @@ import sys
 from sasview_automodel import Suggester
 from sasview_automodel.catalog import CLASS_NAMES
 from training.data import load_database
-from training.evaluate import confused_pairs, evaluation_rng, family_results, physical_confusions
+from training.evaluate import confused_pairs, evaluation_rng, evaluation_seed, family_results, physical_confusions
 from training.instrument import load_config as load_instruments
 from training.train import load_config
 
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     _, pairs = confused_pairs(results, heldout)
     print("pairs", [(CLASS_NAMES[a], CLASS_NAMES[b]) for a, b in pairs[:3]], flush=True)
     for pair in pairs[:3]:
-        (row,) = physical_confusions({f: results[f] for f in heldout}, db, [pair], args.per_pair, cfg["seed"],
+        (row,) = physical_confusions({f: results[f] for f in heldout}, db, [pair], args.per_pair, evaluation_seed(cfg),
                                      lambda m: print(m, flush=True))
         print(json.dumps(row), flush=True)
     return 0

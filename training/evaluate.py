@@ -66,7 +66,7 @@ def run_family(suggester: Suggester, db, rows: np.ndarray, family: str, seed: in
                 emb=scored["embedding"], confidence=scored["confidence"], logits=scored["logits"], params=scored["params"], x=x,
                 counts=np.array([s.instrument.counts for s in samples]), rows=rows,
                 sq=np.array(sq), sq_strong=np.array(strong), sq_peak=np.array(peak),
-                sq_probs=scored.get("structure_probs"))
+                sq_probs=scored.get("structure_probs"), knn=scored.get("knn_distance"))
 
 
 STRONG_DEVIATION = 0.2   # "the S(q) is plainly visible": max |S - 1| in the window
@@ -142,23 +142,34 @@ def fit_class(label: int, sample: Sample, q_fine: np.ndarray, rng: np.random.Gen
     return best
 
 
+def evaluation_seed(cfg: dict) -> int:
+    """The seed of every evaluation draw: ``eval_seed`` where the config sets one (so that a later
+    training stage is evaluated on the same curves as the stage before it), else the training seed."""
+    return int(cfg.get("eval_seed", cfg["seed"]))
+
+
 def evaluation_rng(cfg: dict) -> np.random.Generator:
     """The generator every evaluation draw comes from, in order (rows, then concentrated rows, ...)."""
-    return np.random.default_rng([cfg["seed"], 31337])
+    return np.random.default_rng([evaluation_seed(cfg), 31337])
 
 
 def family_results(suggester: Suggester, db, heldout: list[str], cfg: dict, rng: np.random.Generator,
-                   log=print) -> dict:
-    """Dilute test curves per family (train-like first, then each held-out family), as the report uses them."""
+                   log=print, bank=None) -> dict:
+    """Test curves per family (train-like first, then each held-out family), as the report uses them;
+    with ``bank`` (training/structure.SBank) the concentrated ones."""
     n = min(cfg["eval_per_family"], len(db))
     results = {}
     for fam in ["train-like", *heldout]:
         rows = rng.choice(len(db), size=n, replace=False)
         t0 = time.time()
-        results[fam] = run_family(suggester, db, rows, "train" if fam == "train-like" else fam, cfg["seed"])
-        r = results[fam]
-        log(f"{fam:12s} n={n} ident={r['ident'].mean():.2f} top-1 ident {topk(r['probs'][r['ident']], r['labels'][r['ident']], 1):.3f} "
-            f"all {topk(r['probs'], r['labels'], 1):.3f} ({time.time() - t0:.0f} s)")
+        results[fam] = r = run_family(suggester, db, rows, "train" if fam == "train-like" else fam, evaluation_seed(cfg), bank)
+        top1 = topk(r['probs'][r['ident']], r['labels'][r['ident']], 1)
+        if bank is None:
+            log(f"{fam:12s} n={n} ident={r['ident'].mean():.2f} top-1 ident {top1:.3f} "
+                f"all {topk(r['probs'], r['labels'], 1):.3f} ({time.time() - t0:.0f} s)")
+        else:
+            log(f"{fam:12s} concentrated: top-1 ident {top1:.3f}, "
+                f"structure detected {np.mean((r['sq_probs'][:, 0] < 0.5) == (r['sq'] > 0)):.3f}")
     return results
 
 
@@ -309,21 +320,16 @@ def evaluate(cfg: dict, card_path: str, report: str, per_pair: int = 6, log=prin
     heldout = list(inst_cfg["held_out"])
     families = {"train-like": "training instrument distribution (held-out particles)"}
     families.update({k: v["description"] for k, v in inst_cfg["held_out"].items()})
-    rng, n = evaluation_rng(cfg), min(cfg["eval_per_family"], len(db))
+    rng = evaluation_rng(cfg)
     results = family_results(suggester, db, heldout, cfg, rng, log)
     conf, pairs = confused_pairs(results, heldout)
-    pairs_report = physical_confusions({f: results[f] for f in heldout}, db, pairs[:3], per_pair, cfg["seed"], log) if per_pair else []
+    pairs_report = physical_confusions({f: results[f] for f in heldout}, db, pairs[:3], per_pair, evaluation_seed(cfg), log) if per_pair else []
     summary = write_report(report, results, families, conf, pairs_report, bundle.card, command, heldout)
     concentrated = {}
     if suggester.structure_names:
         from training.structure import SBank
-        bank = SBank.build(per_kind=300, seed=cfg["seed"] + 2024)   # S draws never used in training
-        for fam in ["train-like", *heldout]:
-            rows = rng.choice(len(db), size=n, replace=False)
-            concentrated[fam] = run_family(suggester, db, rows, "train" if fam == "train-like" else fam, cfg["seed"], bank)
-            r = concentrated[fam]
-            log(f"{fam:12s} concentrated: top-1 ident {topk(r['probs'][r['ident']], r['labels'][r['ident']], 1):.3f}, "
-                f"structure detected {np.mean((r['sq_probs'][:, 0] < 0.5) == (r['sq'] > 0)):.3f}")
+        bank = SBank.build(per_kind=300, seed=evaluation_seed(cfg) + 2024)   # S draws never used in training
+        concentrated = family_results(suggester, db, heldout, cfg, rng, log, bank)
         lines, summary["structure"] = structure_report(results, concentrated, heldout)
         with open(report, "a") as f:
             f.write("\n".join(lines) + "\n")
@@ -333,8 +339,9 @@ def evaluate(cfg: dict, card_path: str, report: str, per_pair: int = 6, log=prin
         id_result = results["train-like"]
         if concentrated:   # in-distribution = what users bring: dilute and concentrated curves
             id_result = {k: np.concatenate([results["train-like"][k], concentrated["train-like"][k]])
-                         for k in ("ood", "emb", "logits", "probs", "labels", "confidence")}
-        lines, ood_metrics = ood.report(suggester, id_result, db.q, ood_per_kind, cfg["seed"],
+                         for k in ("ood", "emb", "logits", "probs", "labels", "confidence", "knn")
+                         if results["train-like"][k] is not None}
+        lines, ood_metrics = ood.report(suggester, id_result, db.q, ood_per_kind, evaluation_seed(cfg),
                                         os.path.join(os.path.dirname(os.path.abspath(report)), "img"))
         with open(report, "a") as f:
             f.write("\n".join(lines) + "\n")
@@ -343,7 +350,7 @@ def evaluate(cfg: dict, card_path: str, report: str, per_pair: int = 6, log=prin
             f"ECE of confidence {ood_metrics['ece_confidence']:.3f} ({time.time() - t0:.0f} s)")
     if param_curves:
         from training import params_eval
-        lines, param_metrics = params_eval.run(suggester, db, param_curves, cfg["seed"], log=log)
+        lines, param_metrics = params_eval.run(suggester, db, param_curves, evaluation_seed(cfg), log=log)
         with open(report, "a") as f:
             f.write("\n".join(lines) + "\n")
         summary["parameters"] = param_metrics

@@ -26,10 +26,11 @@ from sasview_automodel.bundle import CARD_FORMAT, ModelBundle, file_sha256
 from sasview_automodel.catalog import CLASS_NAMES, REGRESSION_SLOTS, SQ_NAMES
 from sasview_automodel.grid import CHANNELS, GRID_Q
 from sasview_automodel.scoring import (CONFIDENCE_FEATURES, OUTLIER_CONFIDENCE_CAP, OutlierModel, combined_score,
-                                         confidence, confidence_features, fit_isotonic, fit_logistic, mahalanobis_min, softmax)
+                                         confidence, confidence_features, fit_isotonic, fit_logistic, knn_distance,
+                                         mahalanobis_min, softmax)
 from training.data import load_database, train_batch
 from training.model import Conv2dTrunk
-from training.train import augmentation, build_model, config_hash, load_config, uses_structure
+from training.train import augmentation, build_model, load_config, uses_structure
 
 OOD_TPR = 0.95
 
@@ -97,12 +98,6 @@ def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
     model.load_state_dict(ckpt["model"])
     model.eval()
     os.makedirs(out_dir, exist_ok=True)
-    onnx_path = os.path.join(out_dir, f"{name}.onnx")
-    dummy = torch.zeros(2, len(CHANNELS), GRID_Q.size)
-    outputs = ["logits", "embedding", "params"] + (["structure_logits", "volfraction"] if uses_structure(cfg) else [])
-    torch.onnx.export(Conv2dTrunk(model), (dummy,), onnx_path, input_names=["features"], output_names=outputs,
-                      dynamic_axes={"features": {0: "batch"}, **{o: {0: "batch"} for o in outputs}},
-                      opset_version=17, dynamo=False)
 
     # statistics and calibration on curves drawn as in training (concentrated ones included,
     # so a modelled S(q) is in-distribution), without outlier-exposure curves
@@ -115,8 +110,24 @@ def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
     x_tr, y_tr, *_ = train_batch(tr, rows, rng, aug)
     e_tr = embed(model, x_tr)[1]
     means, precision = class_statistics(e_tr, y_tr, len(CLASS_NAMES))
+    knn = cfg.get("ood_knn")   # {bank: N training embeddings kept, k}: the k-NN outlier distance
+    bank = None
+    if knn:
+        pick = rng.choice(len(e_tr), size=min(len(e_tr), int(knn["bank"])), replace=False)
+        bank = e_tr[pick] / np.linalg.norm(e_tr[pick], axis=1, keepdims=True)
+
+    onnx_path = os.path.join(out_dir, f"{name}.onnx")
+    dummy = torch.zeros(2, len(CHANNELS), GRID_Q.size)
+    outputs = (["logits", "embedding", "params"] + (["structure_logits", "volfraction"] if uses_structure(cfg) else [])
+               + (["knn_distance"] if knn else []))
+    trunk = Conv2dTrunk(model, bank, int(knn["k"])) if knn else Conv2dTrunk(model)
+    torch.onnx.export(trunk, (dummy,), onnx_path, input_names=["features"], output_names=outputs,
+                      dynamic_axes={"features": {0: "batch"}, **{o: {0: "batch"} for o in outputs}},
+                      opset_version=17, dynamo=False)
     va = db.subset("val")
-    x_va, y_va, _, _, sq_va, _, _ = train_batch(va, np.arange(len(va)), rng, aug)
+    # ``val_draws`` instrument draws of every validation set: more curves for the temperature,
+    # threshold and the two halves of the confidence fit (one draw left its ECE noisy, docs/design.md)
+    x_va, y_va, _, _, sq_va, _, _ = train_batch(va, np.tile(np.arange(len(va)), int(cfg.get("val_draws", 1))), rng, aug)
     l_va, e_va, *s_va = embed(model, x_va)
     temperature = fit_temperature(l_va, y_va)
     structure = None
@@ -129,17 +140,19 @@ def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
     d_va = mahalanobis_min(e_va, means, precision)
     p_va = softmax(l_va, temperature)
     # with outlier exposure the softmax is trained to go flat on strange curves: the detector adds
-    # its evidence to the embedding distance (chosen on a separate OOD draw, docs/design.md)
+    # its evidence to the embedding distance (chosen on a separate OOD draw, docs/design.md);
+    # with ``ood_knn`` that distance is the k-NN one, else the Mahalanobis one
     combined = bool(cfg.get("exposure_fraction"))
+    method = "knn+msp" if knn else "mahalanobis+msp" if combined else "mahalanobis"
     standardise = None
     score_va = d_va
-    if combined:
-        log_d, msp = np.log(np.maximum(d_va, 1e-6)), -np.log(np.clip(p_va.max(1), 1e-12, 1.0))
-        standardise = [float(log_d.mean()), float(log_d.std()), float(msp.mean()), float(msp.std())]
-        score_va = combined_score(d_va, p_va, standardise)
+    if method != "mahalanobis":
+        dist = knn_distance(e_va, bank, int(knn["k"])) if knn else np.log(np.maximum(d_va, 1e-6))
+        msp = -np.log(np.clip(p_va.max(1), 1e-12, 1.0))
+        standardise = [float(dist.mean()), float(dist.std()), float(msp.mean()), float(msp.std())]
+        score_va = combined_score(dist, p_va, standardise, log_distance=False)
     threshold = float(np.quantile(score_va, OOD_TPR))
-    outliers = OutlierModel(means, precision, threshold, "mahalanobis+msp" if combined else "mahalanobis",
-                            tuple(standardise) if standardise else None)
+    outliers = OutlierModel(means, precision, threshold, method, tuple(standardise) if standardise else None)
     conf_x = confidence_features(p_va, outliers.excess(score_va), x_va)
     correct = (p_va.argmax(1) == y_va).astype(float)
     # logistic combination on one half of the validation curves, isotonic recalibration of its
@@ -177,9 +190,14 @@ def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
                                                    "validation curves; np.interp between knots",
                                          "x": [round(float(v), 6) for v in recal_x],
                                          "y": [round(float(v), 6) for v in recal_y]}},
-        "ood": {"method": ("z(log min squared Mahalanobis distance to class means, shared covariance) + "
-                           "z(-log max calibrated probability), standardised on validation curves" if combined else
-                           "min Mahalanobis distance (squared) to class means, shared covariance"),
+        "ood": {"method": {"knn+msp": f"z(k-NN distance: 1 - the {knn['k'] if knn else 0}-th largest cosine similarity "
+                                      f"of the embedding to {0 if bank is None else len(bank)} training embeddings, the "
+                                      "network's knn_distance output) + z(-log max calibrated probability), "
+                                      "standardised on validation curves",
+                           "mahalanobis+msp": "z(log min squared Mahalanobis distance to class means, shared "
+                                              "covariance) + z(-log max calibrated probability), standardised on "
+                                              "validation curves",
+                           "mahalanobis": "min Mahalanobis distance (squared) to class means, shared covariance"}[method],
                 "method_id": outliers.method, "standardise": standardise,
                 "tpr": OOD_TPR, "threshold": threshold,
                 "means": np.round(means, 6).tolist(), "precision": np.round(precision, 6).tolist()},

@@ -73,17 +73,27 @@ class Conv2dTrunk(nn.Module):
     """Export-time twin of a CurveNet whose convolutional trunk runs as Conv2d of height 1.
 
     Same weights and the same function; onnxruntime's 2D convolution kernels are about 25 %
-    faster on CPU than its 1D ones for this network (measured, docs/benchmarks.md)."""
+    faster on CPU than its 1D ones for this network (measured, docs/benchmarks.md).
 
-    def __init__(self, net: CurveNet):
+    With ``ood_bank`` (N, E: L2-normalised embeddings of training curves) the graph has one more
+    output, ``knn_distance`` (B,): 1 - the ``knn_k``-th largest cosine similarity of the
+    embedding to the bank (sasview_automodel.scoring.knn_distance, Sun et al. 2022)."""
+
+    def __init__(self, net: CurveNet, ood_bank=None, knn_k: int = 10):
         super().__init__()
         self.net = copy.deepcopy(net).eval()
         _convert_to_2d(self.net.stem)
         _convert_to_2d(self.net.blocks)
+        self.knn_k = knn_k
+        self.register_buffer("ood_bank", None if ood_bank is None else torch.as_tensor(ood_bank, dtype=torch.float32))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         h = self.net.blocks(self.net.stem(x.unsqueeze(2))).squeeze(2)
-        return self.net.heads(x, h)
+        out = self.net.heads(x, h)
+        if self.ood_bank is None:
+            return out
+        sims = F.normalize(out[1], dim=1) @ self.ood_bank.T
+        return out + (1.0 - torch.topk(sims, self.knn_k, dim=1).values[:, -1],)
 
 
 def _convert_to_2d(module: nn.Module) -> None:

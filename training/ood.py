@@ -249,6 +249,9 @@ def report(suggester, id_result: dict, q_fine: np.ndarray, n_per_kind: int, seed
              auroc_maxsoftmax_unlike_exposure=auroc(base_in, base_all[unlike]),
              flagged_modelled=float(np.mean(all_out[modelled] > thr)) if modelled.any() else float("nan"),
              auroc_energy=auroc(energy_in, energy_all[~modelled]), fpr95_energy=fpr_at_tpr(energy_in, energy_all[~modelled]))
+    if id_result.get("knn") is not None and ood.get("knn_distance") is not None:
+        knn_in, knn_out = id_result["knn"], ood["knn_distance"][~modelled]
+        m.update(auroc_knn=auroc(knn_in, knn_out), fpr95_knn=fpr_at_tpr(knn_in, knn_out))
     labels = id_result["labels"]
     p_raw = softmax(id_result["logits"], 1.0)
     correct = (id_result["probs"].argmax(1) == labels).astype(float)
@@ -267,6 +270,8 @@ def report(suggester, id_result: dict, q_fine: np.ndarray, n_per_kind: int, seed
              "| detector | AUROC | FPR at 95 % TPR |", "|---|---|---|",
              f"| **shipped** ({suggester.outliers.method}) | **{m['auroc']:.3f}** | {m['fpr95']:.3f} |",
              f"| Mahalanobis distance on the embedding alone | {m['auroc_mahalanobis']:.3f} | {m['fpr95_mahalanobis']:.3f} |",
+             *([f"| k-NN distance on the embedding alone | {m['auroc_knn']:.3f} | {m['fpr95_knn']:.3f} |"]
+               if "auroc_knn" in m else []),
              f"| max softmax (baseline) | {m['auroc_maxsoftmax']:.3f} | {m['fpr95_maxsoftmax']:.3f} |",
              f"| energy of the logits (baseline) | {m['auroc_energy']:.3f} | {m['fpr95_energy']:.3f} |", "",
              f"Without the kinds that resemble an outlier-exposure family of training ({', '.join(seen_like)}): "

@@ -4,7 +4,8 @@
     python -m training.pipeline --config training/configs/smoke.yaml   # same pipeline, < 2 minutes
 
 Every stage resumes: the database keeps its finished chunks, training its checkpoint. A config
-with ``base_config`` trains that config first and starts from its weights (``init_from``).
+with ``base_config`` trains that config (and its own base) first and starts from its weights
+(``init_from``).
 """
 from __future__ import annotations
 
@@ -23,15 +24,20 @@ def run(config: str, bundle_dir: str | None = None, report: str | None = None, p
     report = report or os.path.join(cfg["out_dir"], "evaluation.md")
     simulate.run(cfg["database"], cfg["database_size"], chunk=min(900, cfg["database_size"] // 2 // 9 * 9 or 9),
                  seed=cfg.get("database_seed", 20241), workers=workers or os.cpu_count() or 1, progress=False)
-    if cfg.get("base_config"):
-        base = train.load_config(cfg["base_config"], database=cfg["database"])
-        train.train(base, resume=True, log=log)
-        cfg["init_from"] = os.path.join(base["out_dir"], "checkpoint.pt")
-    train.train(cfg, resume=True, log=log)
+    train_stages(cfg, log)
     card = export.export(cfg, bundle_dir, log=log)
     return evaluate.evaluate(cfg, card, report, per_pair=per_pair, log=log,
                              command=f"python -m training.pipeline --config {config}",
                              ood_per_kind=cfg.get("ood_per_kind", 120), param_curves=cfg.get("param_curves", 300))
+
+
+def train_stages(cfg: dict, log=print) -> None:
+    """Train ``cfg`` after its ``base_config`` chain (stage 1 first), each stage from the previous one's weights."""
+    if cfg.get("base_config"):
+        base = train.load_config(cfg["base_config"], database=cfg["database"])
+        train_stages(base, log)
+        cfg["init_from"] = os.path.join(base["out_dir"], "checkpoint.pt")
+    train.train(cfg, resume=True, log=log)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -42,6 +42,9 @@ def load_onnx_weights(model: CurveNet, onnx_path: str, calibration: torch.Tensor
     """Fill ``model`` from the bundle at ``onnx_path`` (same architecture), BatchNorms rebuilt on
     ``calibration`` features (B, C, G) drawn as in training."""
     init = _onnx_initializers(onnx_path)
+    # the outlier detector's embedding bank (Conv2dTrunk, a 2-D constant whatever name the exporter
+    # gives it) is not a weight; folded convolutions are 4-D weights and 1-D biases
+    init = {k: v for k, v in init.items() if k.startswith("net.") or v.ndim != 2}
     heads = {k[len("net."):]: v for k, v in init.items() if k.startswith("net.")}
     folded = sorted((k for k in init if not k.startswith("net.")), key=lambda k: int(re.findall(r"\d+", k)[-1]))
     pairs = _conv_bn_pairs(model)
