@@ -294,7 +294,7 @@ def measure(card_path: str | None = None, repeats: int = 300, n_batch: int = 100
                 t_onnx / n_batch,
             f"onnx, batches of {ONNX_BATCH}, 1 thread": t_onnx1 / n_batch,
             f"onnx, one call of {n_batch}": t_onnx_one_call / n_batch,
-            "scoring (softmax, Mahalanobis, confidence)": t_score / n_batch,
+            "scoring (softmax, outlier score, confidence)": t_score / n_batch,
             "results (ranking, parameters, Suggestion)":
                 max(t_many - t_feat - t_onnx1 - t_score, 0) / n_batch}}  # suggest_many gets validated curves
     r["peak_memory_mb_after_batch"] = peak_memory_mb()["self"]
