@@ -82,7 +82,9 @@ def test_second_stage_can_start_from_an_exported_bundle(smoke_run, tmp_path):
     from onnx import numpy_helper
     from training import train
     from sasview_automodel.bundle import file_sha256
-    onnx_path = out / "bundle" / "automodel.onnx"
+    import shutil
+    shutil.copytree(out / "bundle", tmp_path / "source")   # this test replaces the source later
+    onnx_path = tmp_path / "source" / "automodel.onnx"
     cfg = train.load_config(SMOKE, out_dir=str(tmp_path), database=str(out / "db.h5"), max_steps=1, lr=0.0,
                             init_from=str(onnx_path))
     train.train(cfg, log=lambda m: None)
@@ -96,6 +98,18 @@ def test_second_stage_can_start_from_an_exported_bundle(smoke_run, tmp_path):
     first_card = json.load(open(out / "bundle" / "automodel.card.json"))
     stage = card["training"]["earlier_stages"][-1]      # the model card says what the weights had seen before
     assert stage["onnx_sha256"] == first_card["onnx_sha256"] and stage["steps"] == first_card["training"]["steps"]
+
+    # a third stage from the second one's checkpoint, after the first bundle's files were replaced by
+    # another model (as a newly shipped bundle replaces the old one): the lineage recorded at the start
+    # of stage 2 still names the first bundle with its steps
+    shutil.copy(tmp_path / "bundle2" / "automodel.onnx", onnx_path)
+    shutil.copy(tmp_path / "bundle2" / "automodel.card.json", tmp_path / "source" / "automodel.card.json")
+    cfg3 = train.load_config(SMOKE, out_dir=str(tmp_path / "s3"), database=str(out / "db.h5"), max_steps=1, lr=0.0,
+                             init_from=str(tmp_path / "checkpoint.pt"))
+    train.train(cfg3, log=lambda m: None)
+    stages = export.earlier_stages(torch.load(tmp_path / "s3" / "checkpoint.pt", weights_only=False)["config"])
+    assert [s.get("steps") for s in stages] == [first_card["training"]["steps"], second["step"]]
+    assert stages[0]["onnx_sha256"] == first_card["onnx_sha256"] and stages[0].get("known", True)
 
 
 def test_simulated_curves_are_deterministic_per_index():

@@ -66,11 +66,14 @@ def class_statistics(emb: np.ndarray, labels: np.ndarray, n_classes: int) -> tup
 
 
 def earlier_stages(cfg: dict) -> list[dict]:
-    """What the weights a run started from had been trained on (oldest first), from the model card
-    beside an ONNX source (checked by sha256) or from a checkpoint; [] for a run from scratch."""
+    """What the weights a run started from had been trained on (oldest first): as train.py recorded
+    it when the run started (``init_from_stages``), else from the model card beside an ONNX source
+    (checked by sha256) or from a checkpoint; [] for a run from scratch."""
     source = cfg.get("init_from")
     if not source:
         return []
+    if cfg.get("init_from_stages") is not None:   # recorded by train.py when the run started
+        return list(cfg["init_from_stages"])
     if source.endswith(".onnx"):
         card_path = os.path.splitext(source)[0] + ".card.json"
         if not os.path.exists(card_path):

@@ -130,6 +130,9 @@ def train(cfg: dict, resume: bool = False, log=print) -> str:
         source_sha = init_weights(model, cfg["init_from"], train_db, cfg["seed"], aug)
         if source_sha:
             cfg["init_from_sha256"] = source_sha
+        from training.export import earlier_stages   # (export imports this module)
+        # the lineage, frozen now: the source file may later be replaced (a newer bundle at the same path)
+        cfg["init_from_stages"] = earlier_stages(cfg)
         log(f"weights from {cfg['init_from']}")
     if resume and os.path.exists(ckpt_path):
         state = torch.load(ckpt_path, weights_only=False)
