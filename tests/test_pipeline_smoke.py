@@ -107,7 +107,7 @@ def test_second_stage_can_start_from_an_exported_bundle(smoke_run, tmp_path):
     cfg3 = train.load_config(SMOKE, out_dir=str(tmp_path / "s3"), database=str(out / "db.h5"), max_steps=1, lr=0.0,
                              init_from=str(tmp_path / "checkpoint.pt"))
     train.train(cfg3, log=lambda m: None)
-    stages = export.earlier_stages(torch.load(tmp_path / "s3" / "checkpoint.pt", weights_only=False)["config"])
+    stages = train.earlier_stages(torch.load(tmp_path / "s3" / "checkpoint.pt", weights_only=False)["config"])
     assert [s.get("steps") for s in stages] == [first_card["training"]["steps"], second["step"]]
     assert stages[0]["onnx_sha256"] == first_card["onnx_sha256"] and stages[0].get("known", True)
 

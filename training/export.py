@@ -30,9 +30,18 @@ from sasview_automodel.scoring import (CONFIDENCE_FEATURES, OUTLIER_CONFIDENCE_C
                                          mahalanobis_min, softmax)
 from training.data import load_database, train_batch
 from training.model import Conv2dTrunk
-from training.train import augmentation, build_model, load_config, uses_structure
+from training.train import augmentation, build_model, earlier_stages, load_config, uses_structure
 
 OOD_TPR = 0.95
+# the card's words for each outlier score (``method_id``); k and n: the k-NN bank's k and size
+OOD_METHODS = {
+    "knn+msp": "z(k-NN distance: 1 - the {k}-th largest cosine similarity of the embedding to {n} training "
+               "embeddings, the network's knn_distance output) + z(-log max calibrated probability), "
+               "standardised on validation curves",
+    "mahalanobis+msp": "z(log min squared Mahalanobis distance to class means, shared covariance) + "
+                       "z(-log max calibrated probability), standardised on validation curves",
+    "mahalanobis": "min Mahalanobis distance (squared) to class means, shared covariance",
+}
 
 
 @torch.no_grad()
@@ -63,35 +72,6 @@ def class_statistics(emb: np.ndarray, labels: np.ndarray, n_classes: int) -> tup
     centred = emb - means[labels]
     cov = centred.T @ centred / len(emb) + 1e-4 * np.eye(emb.shape[1])
     return means, np.linalg.inv(cov)
-
-
-def earlier_stages(cfg: dict) -> list[dict]:
-    """What the weights a run started from had been trained on (oldest first): as train.py recorded
-    it when the run started (``init_from_stages``), else from the model card beside an ONNX source
-    (checked by sha256) or from a checkpoint; [] for a run from scratch."""
-    source = cfg.get("init_from")
-    if not source:
-        return []
-    if cfg.get("init_from_stages") is not None:   # recorded by train.py when the run started
-        return list(cfg["init_from_stages"])
-    if source.endswith(".onnx"):
-        card_path = os.path.splitext(source)[0] + ".card.json"
-        if not os.path.exists(card_path):
-            return [{"source": source, "onnx_sha256": cfg.get("init_from_sha256"), "known": False}]
-        with open(card_path) as f:
-            source_card = json.load(f)
-        tr, sha = source_card.get("training", {}), source_card.get("onnx_sha256")
-        if cfg.get("init_from_sha256") and sha != cfg["init_from_sha256"]:   # the card beside it is another model now
-            return [{"source": source, "onnx_sha256": cfg["init_from_sha256"], "known": False}]
-        stage = {"source": source, "onnx_sha256": sha, "steps": tr.get("steps"), "minutes": tr.get("minutes"),
-                 "database_curves": tr.get("database_curves"), "config_hash": tr.get("config_hash")}
-        return list(tr.get("earlier_stages", [])) + [stage]
-    if not os.path.exists(source):
-        return [{"source": source, "known": False}]
-    ckpt = torch.load(source, weights_only=False)
-    stage = {"source": source, "steps": ckpt["step"], "minutes": round(ckpt["elapsed"] / 60, 1),
-             "database_curves": ckpt["n_database"], "config_hash": ckpt["config_hash"]}
-    return earlier_stages(ckpt["config"]) + [stage]
 
 
 def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
@@ -193,14 +173,7 @@ def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
                                                    "validation curves; np.interp between knots",
                                          "x": [round(float(v), 6) for v in recal_x],
                                          "y": [round(float(v), 6) for v in recal_y]}},
-        "ood": {"method": {"knn+msp": f"z(k-NN distance: 1 - the {knn['k'] if knn else 0}-th largest cosine similarity "
-                                      f"of the embedding to {0 if bank is None else len(bank)} training embeddings, the "
-                                      "network's knn_distance output) + z(-log max calibrated probability), "
-                                      "standardised on validation curves",
-                           "mahalanobis+msp": "z(log min squared Mahalanobis distance to class means, shared "
-                                              "covariance) + z(-log max calibrated probability), standardised on "
-                                              "validation curves",
-                           "mahalanobis": "min Mahalanobis distance (squared) to class means, shared covariance"}[method],
+        "ood": {"method": OOD_METHODS[method].format(k=knn and knn["k"], n=0 if bank is None else len(bank)),
                 "method_id": outliers.method, "standardise": standardise,
                 "tpr": OOD_TPR, "threshold": threshold,
                 "means": np.round(means, 6).tolist(), "precision": np.round(precision, 6).tolist()},

@@ -83,6 +83,35 @@ def validation_set(db: Database, size: int, seed: int, aug: Augmentation | None)
     return torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(sq_y)
 
 
+def earlier_stages(cfg: dict) -> list[dict]:
+    """What the weights a run started from had been trained on (oldest first): as train.py recorded
+    it when the run started (``init_from_stages``), else from the model card beside an ONNX source
+    (checked by sha256) or from a checkpoint; [] for a run from scratch."""
+    source = cfg.get("init_from")
+    if not source:
+        return []
+    if cfg.get("init_from_stages") is not None:   # recorded by train.py when the run started
+        return list(cfg["init_from_stages"])
+    if source.endswith(".onnx"):
+        card_path = os.path.splitext(source)[0] + ".card.json"
+        if not os.path.exists(card_path):
+            return [{"source": source, "onnx_sha256": cfg.get("init_from_sha256"), "known": False}]
+        with open(card_path) as f:
+            source_card = json.load(f)
+        tr, sha = source_card.get("training", {}), source_card.get("onnx_sha256")
+        if cfg.get("init_from_sha256") and sha != cfg["init_from_sha256"]:   # the card beside it is another model now
+            return [{"source": source, "onnx_sha256": cfg["init_from_sha256"], "known": False}]
+        stage = {"source": source, "onnx_sha256": sha, "steps": tr.get("steps"), "minutes": tr.get("minutes"),
+                 "database_curves": tr.get("database_curves"), "config_hash": tr.get("config_hash")}
+        return list(tr.get("earlier_stages", [])) + [stage]
+    if not os.path.exists(source):
+        return [{"source": source, "known": False}]
+    ckpt = torch.load(source, weights_only=False)
+    stage = {"source": source, "steps": ckpt["step"], "minutes": round(ckpt["elapsed"] / 60, 1),
+             "database_curves": ckpt["n_database"], "config_hash": ckpt["config_hash"]}
+    return earlier_stages(ckpt["config"]) + [stage]
+
+
 def init_weights(model: CurveNet, source: str, train_db: Database, seed: int, aug: Augmentation | None,
                  calibration_curves: int = 2048) -> str | None:
     """Weights of an earlier run: a ``checkpoint.pt``, or a shipped ``.onnx`` bundle (its folded
@@ -130,7 +159,6 @@ def train(cfg: dict, resume: bool = False, log=print) -> str:
         source_sha = init_weights(model, cfg["init_from"], train_db, cfg["seed"], aug)
         if source_sha:
             cfg["init_from_sha256"] = source_sha
-        from training.export import earlier_stages   # (export imports this module)
         # the lineage, frozen now: the source file may later be replaced (a newer bundle at the same path)
         cfg["init_from_stages"] = earlier_stages(cfg)
         log(f"weights from {cfg['init_from']}")
