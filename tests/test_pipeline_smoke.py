@@ -171,3 +171,57 @@ def test_stages_train_in_chain_order_each_from_the_previous_checkpoint(monkeypat
     monkeypatch.setattr(train, "train", lambda cfg, resume, log: trained.append((cfg["out_dir"], cfg.get("init_from"))))
     pipeline.train_stages(dict(configs["s3.yaml"], database="db.h5"))
     assert trained == [("r1", None), ("r2", os.path.join("r1", "checkpoint.pt")), ("r3", os.path.join("r2", "checkpoint.pt"))]
+
+
+def test_weight_average_of_two_checkpoints_exports_with_its_sources(smoke_run, tmp_path):
+    """training/average.py on two checkpoints of one run: mean weights, a bundle whose card says so."""
+    out, _ = smoke_run
+    import shutil
+    import torch
+    from training import average, export, train
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(out / "checkpoint.pt", run / "checkpoint.pt")
+    shutil.copy(out / "checkpoint.pt", tmp_path / "a.pt")
+    first = torch.load(tmp_path / "a.pt", weights_only=False)
+    cfg = train.load_config(SMOKE, out_dir=str(run), database=str(out / "db.h5"), max_steps=first["step"] + 5)
+    train.train(cfg, resume=True, log=lambda m: None)
+    second = torch.load(run / "checkpoint.pt", weights_only=False)
+    shutil.copy(run / "checkpoint.pt", tmp_path / "b_copy.pt")   # the same checkpoint twice counts once
+    rc = average.main(["--config", SMOKE, "--database", str(out / "db.h5"), "--checkpoints", str(tmp_path / "a.pt"),
+                       str(run / "checkpoint.pt"), str(tmp_path / "b_copy.pt"), "--out-dir", str(tmp_path / "avg"), "--bn-batches", "3", "--force"])
+    assert rc == 0
+    avg = torch.load(tmp_path / "avg" / "checkpoint.pt", weights_only=False)
+    name = "stem.0.weight"
+    assert torch.allclose(avg["model"][name], (first["model"][name] + second["model"][name]) / 2)
+    assert [a["step"] for a in avg["averaged"]] == [first["step"], second["step"]]
+    card = json.load(open(export.export(dict(cfg, out_dir=str(tmp_path / "avg")), str(tmp_path / "bundle"),
+                                        log=lambda m: None)))
+    assert card["training"]["averaged_steps"] == [first["step"], second["step"]]
+    rc = average.main(["--config", SMOKE, "--database", str(out / "db.h5"), "--checkpoints", str(tmp_path / "a.pt"),
+                       "--out-dir", str(tmp_path / "one")])
+    assert rc == 2 and not (tmp_path / "one").exists()
+
+
+def test_average_last_keeps_snapshots_and_the_pipeline_exports_their_average(smoke_run, tmp_path):
+    """``average_last: N``: train.py keeps the N latest checkpoints; pipeline.averaged points export at their mean."""
+    out, _ = smoke_run
+    import shutil
+    import torch
+    from training import pipeline, train
+    shutil.copy(out / "checkpoint.pt", tmp_path / "checkpoint.pt")
+    step = torch.load(tmp_path / "checkpoint.pt", weights_only=False)["step"]
+    cfg = train.load_config(SMOKE, out_dir=str(tmp_path), database=str(out / "db.h5"), max_steps=step + 4,
+                            checkpoint_minutes=0, average_last=3)   # a checkpoint (and snapshot) every step
+    assert pipeline.averaged(cfg, log=lambda m: None) is cfg       # no snapshots yet: the plain checkpoint
+    train.train(cfg, resume=True, log=lambda m: None)
+    snaps = sorted(os.listdir(tmp_path / "snapshots"))
+    assert snaps == [f"step_{s:06d}.pt" for s in (step + 2, step + 3, step + 4)]
+    messages = []
+    chosen = pipeline.averaged(cfg, log=messages.append)
+    assert any("average of 3" in m for m in messages)
+    if chosen["out_dir"] != cfg["out_dir"]:     # the average won on validation
+        avg = torch.load(os.path.join(chosen["out_dir"], "checkpoint.pt"), weights_only=False)
+        assert [a["step"] for a in avg["averaged"]] == [step + 2, step + 3, step + 4]
+    else:
+        assert any("does not beat" in m for m in messages)

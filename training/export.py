@@ -179,7 +179,8 @@ def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
                 "means": np.round(means, 6).tolist(), "precision": np.round(precision, 6).tolist()},
         "training": {"config": ckpt["config"], "config_hash": ckpt["config_hash"], "steps": ckpt["step"],
                      "minutes": round(ckpt["elapsed"] / 60, 1), "database_curves": ckpt["n_database"],
-                     "history": ckpt["history"][-5:], "earlier_stages": earlier_stages(ckpt["config"])},
+                     "history": ckpt["history"][-5:], "earlier_stages": earlier_stages(ckpt["config"]),
+                     **({"averaged_steps": [a["step"] for a in ckpt["averaged"]]} if ckpt.get("averaged") else {})},
         "metrics": {},
     }
     card_path = os.path.join(out_dir, f"{name}.card.json")

@@ -5,7 +5,8 @@
 
 Every stage resumes: the database keeps its finished chunks, training its checkpoint. A config
 with ``base_config`` trains that config (and its own base) first and starts from its weights
-(``init_from``).
+(``init_from``). A config with ``average_last: N`` exports the mean of the run's N latest checkpoint
+snapshots instead of its last checkpoint, where that mean wins on validation (training/average.py).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import argparse
 import os
 import sys
 
-from training import evaluate, export, simulate, train
+from training import average, evaluate, export, simulate, train
 
 
 def run(config: str, bundle_dir: str | None = None, report: str | None = None, per_pair: int = 6,
@@ -25,7 +26,7 @@ def run(config: str, bundle_dir: str | None = None, report: str | None = None, p
     simulate.run(cfg["database"], cfg["database_size"], chunk=min(900, cfg["database_size"] // 2 // 9 * 9 or 9),
                  seed=cfg.get("database_seed", 20241), workers=workers or os.cpu_count() or 1, progress=False)
     train_stages(cfg, log)
-    card = export.export(cfg, bundle_dir, log=log)
+    card = export.export(averaged(cfg, log), bundle_dir, log=log)
     return evaluate.evaluate(cfg, card, report, per_pair=per_pair, log=log,
                              command=f"python -m training.pipeline --config {config}",
                              ood_per_kind=cfg.get("ood_per_kind", 120), param_curves=cfg.get("param_curves", 300))
@@ -38,6 +39,21 @@ def train_stages(cfg: dict, log=print) -> None:
         train_stages(base, log)
         cfg["init_from"] = os.path.join(base["out_dir"], "checkpoint.pt")
     train.train(cfg, resume=True, log=log)
+
+
+def averaged(cfg: dict, log=print) -> dict:
+    """``cfg`` pointing at the weight average of the run's snapshots (``average_last``) where it won on
+    validation (training/average.py), else ``cfg`` itself."""
+    if not cfg.get("average_last"):
+        return cfg
+    snapshots = os.path.join(cfg["out_dir"], "snapshots", "step_*.pt")
+    try:
+        path = average.average_checkpoints(cfg, [snapshots], os.path.join(cfg["out_dir"], "averaged"),
+                                           last=int(cfg["average_last"]), log=log)
+    except ValueError as exc:
+        log(f"no weight average: {exc}")
+        return cfg
+    return dict(cfg, out_dir=os.path.dirname(path)) if path else cfg
 
 
 def main(argv: list[str] | None = None) -> int:

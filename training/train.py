@@ -16,6 +16,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import sys
 import time
 
@@ -140,6 +141,15 @@ def accuracy(model: CurveNet, x: torch.Tensor, y: torch.Tensor, sq_y: torch.Tens
     return top1, float((torch.cat([o[3] for o in outs]).argmax(1) == sq_y).float().mean())
 
 
+def keep_snapshot(ckpt_path: str, keep: int, step: int) -> None:
+    """Copy the checkpoint to ``snapshots/step_NNNNNN.pt`` beside it; delete all but the ``keep`` latest."""
+    folder = os.path.join(os.path.dirname(ckpt_path), "snapshots")
+    os.makedirs(folder, exist_ok=True)
+    shutil.copyfile(ckpt_path, os.path.join(folder, f"step_{step:06d}.pt"))
+    for old in sorted(f for f in os.listdir(folder) if f.startswith("step_"))[:-keep]:
+        os.remove(os.path.join(folder, old))
+
+
 def train(cfg: dict, resume: bool = False, log=print) -> str:
     """Train per ``cfg``; returns the path of the final checkpoint."""
     torch.manual_seed(cfg["seed"])
@@ -174,6 +184,8 @@ def train(cfg: dict, resume: bool = False, log=print) -> str:
                      history=history, config=cfg, config_hash=config_hash(cfg), n_database=len(db))
         torch.save(state, ckpt_path + ".tmp")
         os.replace(ckpt_path + ".tmp", ckpt_path)
+        if cfg.get("average_last"):   # snapshots for weight averaging (training/average.py), the latest N kept
+            keep_snapshot(ckpt_path, int(cfg["average_last"]), step)
 
     loader = DataLoader(Batches(train_db, cfg["batch_size"], cfg["seed"] + step, aug), batch_size=None,
                         num_workers=cfg["workers"], prefetch_factor=4 if cfg["workers"] else None,
