@@ -1,6 +1,6 @@
 """Reproduce a bundle from scratch: simulate -> train -> export -> evaluate, from one config.
 
-    python -m training.pipeline --config training/configs/stage3.yaml    # the shipped model (hours)
+    python -m training.pipeline --config training/configs/stage4.yaml    # the shipped model (hours)
     python -m training.pipeline --config training/configs/smoke.yaml   # same pipeline, < 2 minutes
 
 Every stage resumes: the database keeps its finished chunks, training its checkpoint. A config
