@@ -203,9 +203,12 @@ def quick_fit(curve: Curve, model: str, start: dict, time_budget: float | None =
     name = product.product_name(model, structure_name) if structure_name else model
     calc = DirectModel(_sas_data(curve, sigma), _model(name))
     count = [0]
-    # the first call of a model in a process compiles/loads its kernel: not part of the budget
-    calc(**space.unpack(space.clip(space.starts[0])), scale=1.0, background=0.0)
+    # the first call of a model in a process compiles/loads its kernel: not part of the budget; its
+    # result is least_squares' first evaluation (the first start point), so it is not computed twice
+    x_first = space.clip(space.starts[0])
+    i_first = calc(**space.unpack(x_first), scale=1.0, background=0.0)
     t_fit = time.perf_counter()
+    last_eval = [0.0]   # seconds of the latest evaluation: no evaluation starts that would end past the budget
 
     class _OutOfTime(Exception):
         pass
@@ -213,10 +216,15 @@ def quick_fit(curve: Curve, model: str, start: dict, time_budget: float | None =
     best = {"cost": np.inf, "x": space.clip(space.starts[0]), "linear": (1.0, 0.0)}
 
     def residuals(x: np.ndarray) -> np.ndarray:
-        if time_budget is not None and time.perf_counter() - t_fit > time_budget and count[0] > 0:
+        t = time.perf_counter()
+        if time_budget is not None and t - t_fit + last_eval[0] > time_budget and count[0] > 0:
             raise _OutOfTime
         count[0] += 1
-        i = np.asarray(calc(**space.unpack(x), scale=1.0, background=0.0), dtype=np.float64)
+        if count[0] == 1 and np.array_equal(x, x_first):
+            i = np.asarray(i_first, dtype=np.float64)
+        else:
+            i = np.asarray(calc(**space.unpack(x), scale=1.0, background=0.0), dtype=np.float64)
+            last_eval[0] = time.perf_counter() - t
         if not np.all(np.isfinite(i)):
             return np.full(curve.q.size, 1e6)
         scale, bkg, r = _linear(i, curve.intensity, sigma)

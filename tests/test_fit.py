@@ -153,3 +153,34 @@ def test_a_dilute_answer_fits_the_form_factor_alone():
     s = _suggestion(StructureFactorSuggestion(None, 0.9, 0.1, {"none": 0.9, "hardsphere": 0.1}))
     Suggester._fit(s, c, 1, None)
     assert s.fits["sphere"].structure_factor is None and s.structure_factor.volfraction is None
+
+
+def test_the_kernel_call_that_loads_the_model_is_the_first_evaluation(monkeypatch):
+    """Kernel calls == evaluations reported: the start point is not computed twice."""
+    from sasmodels.direct_model import DirectModel
+    calls = []
+    real = DirectModel.__call__
+    monkeypatch.setattr(DirectModel, "__call__", lambda self, **kw: calls.append(1) or real(self, **kw))
+    (c,) = load_file(os.path.join(EXAMPLES, "sphere_saxs.txt"))
+    r = quick_fit(c, "sphere", {"radius": 60.0, "radius_pd": 0.15}, time_budget=None, max_nfev=30)
+    assert r.evaluations > 1 and len(calls) == r.evaluations
+
+
+def test_no_evaluation_starts_that_would_end_past_the_time_budget(monkeypatch):
+    """On a fake clock where each kernel call takes 0.1 s, a 0.35 s budget ends the fit at 0.3 s (the start
+    point from the loading call, then three computed), instead of starting a fourth that would end at 0.4 s."""
+    import types
+    from sasmodels.direct_model import DirectModel
+    from sasview_automodel import fit
+    clock = types.SimpleNamespace(now=0.0)
+    monkeypatch.setattr(fit, "time", types.SimpleNamespace(perf_counter=lambda: clock.now))
+    real = DirectModel.__call__
+
+    def slow(self, **kw):
+        clock.now += 0.1
+        return real(self, **kw)
+    monkeypatch.setattr(DirectModel, "__call__", slow)
+    (c,) = load_file(os.path.join(EXAMPLES, "sphere_saxs.txt"))
+    r = quick_fit(c, "sphere", {"radius": 60.0, "radius_pd": 0.15}, time_budget=0.35)
+    assert r.evaluations == 4 and "time budget" in r.message
+    assert r.seconds == pytest.approx(0.1 + 0.3)   # the loading call + three evaluations, within the budget
