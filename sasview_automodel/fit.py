@@ -201,14 +201,18 @@ def quick_fit(curve: Curve, model: str, start: dict, time_budget: float | None =
     space = _space(model, start, structure_name, volfraction)
     sigma = curve.sigma if curve.sigma is not None else NO_SIGMA_RELATIVE * np.abs(curve.intensity) + 1e-30
     name = product.product_name(model, structure_name) if structure_name else model
+    loaded = name in _MODELS
     calc = DirectModel(_sas_data(curve, sigma), _model(name))
     count = [0]
-    # the first call of a model in a process compiles/loads its kernel: not part of the budget; its
-    # result is least_squares' first evaluation (the first start point), so it is not computed twice
+    # the first call of a model in a process compiles/loads its kernel: not part of the budget (a model
+    # loaded by an earlier fit is, as any evaluation); its result is least_squares' first evaluation (the
+    # first start point), so it is not computed twice
     x_first = space.clip(space.starts[0])
+    t_load = time.perf_counter()
     i_first = calc(**space.unpack(x_first), scale=1.0, background=0.0)
-    t_fit = time.perf_counter()
-    last_eval = [0.0]   # seconds of the latest evaluation: no evaluation starts that would end past the budget
+    t_fit = t_load if loaded else time.perf_counter()
+    # seconds of the latest evaluation: no evaluation starts that would end past the budget
+    last_eval = [time.perf_counter() - t_load if loaded else 0.0]
 
     class _OutOfTime(Exception):
         pass
