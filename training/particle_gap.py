@@ -33,10 +33,10 @@ def particle_gap(cfg: dict, card_path: str, per_family: int = 1000, log=print) -
     suggester = Suggester(card_path)
     rng = np.random.default_rng([evaluation_seed(cfg), 4711])
     rows, pooled = [], {"train": [], "test": []}
+    subsets = {split: db.subset(split) for split in pooled}   # copies of the arrays: made once
     for family in ["train", *load_instruments()["held_out"]]:
         results = {}
-        for split in ("train", "test"):
-            sub = db.subset(split)
+        for split, sub in subsets.items():
             picked = rng.choice(len(sub), size=min(per_family, len(sub)), replace=False)
             results[split] = r = run_family(suggester, sub, picked, family, evaluation_seed(cfg))
             if family != "train":
