@@ -210,9 +210,10 @@ def quick_fit(curve: Curve, model: str, start: dict, time_budget: float | None =
     x_first = space.clip(space.starts[0])
     t_load = time.perf_counter()
     i_first = calc(**space.unpack(x_first), scale=1.0, background=0.0)
-    t_fit = t_load if loaded else time.perf_counter()
+    t_loaded = time.perf_counter()
+    t_fit = t_load if loaded else t_loaded
     # seconds of the latest evaluation: no evaluation starts that would end past the budget
-    last_eval = [time.perf_counter() - t_load if loaded else 0.0]
+    last_eval = [t_loaded - t_load if loaded else 0.0]
 
     class _OutOfTime(Exception):
         pass
