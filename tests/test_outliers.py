@@ -54,6 +54,31 @@ def test_curves_unlike_the_catalog_are_flagged(shipped, kind):
     assert np.all(scored["confidence"][scored["outlier"]] <= OUTLIER_CONFIDENCE_CAP)
 
 
+def test_two_sphere_outliers_show_both_populations():
+    """The OOD set's two_spheres kind is a visible mixture: the larger population lifts the low-q
+    plateau at least 2 x over the smaller one's, and the smaller one's knee is not buried under the
+    larger one's Porod tail. (The first sampler made the larger plateau a median 1.5 % of the
+    smaller one's: single spheres labelled outliers.)"""
+    from sasmodels.core import load_model
+    from sasmodels.direct_model import call_kernel
+
+    from training.ood import OOD_KINDS
+
+    model, sampler = OOD_KINDS["two_spheres"]
+    q = np.geomspace(1e-5, 1.0, 600)
+    sphere = load_model("sphere").make_kernel([q])
+    rng = np.random.default_rng(7)
+    for _ in range(25):
+        p = sampler(rng)
+        pop = {ab: np.asarray(call_kernel(sphere, dict(radius=p[ab + "_radius"], radius_pd=p[ab + "_radius_pd"],
+                                                         radius_pd_n=15, scale=p[ab + "_scale"], background=0.0)))
+               for ab in "AB"}
+        knee = np.searchsorted(q, 1.0 / p["A_radius"])
+        assert model == "sphere+sphere" and p["B_radius"] >= 3 * p["A_radius"]
+        assert pop["B"][0] >= 1.9 * pop["A"][0]          # the larger population shows at low q
+        assert pop["B"][knee] <= 0.5 * pop["A"][0]       # the smaller one's knee shows at higher q
+
+
 def test_the_card_threshold_is_the_one_used(tmp_path):
     def tiny(card):
         card["ood"]["threshold"] = -1e9   # every score (a z-sum may be negative) lies above
