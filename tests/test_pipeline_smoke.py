@@ -112,6 +112,39 @@ def test_second_stage_can_start_from_an_exported_bundle(smoke_run, tmp_path):
     assert stages[0]["onnx_sha256"] == first_card["onnx_sha256"] and stages[0].get("known", True)
 
 
+def test_distill_loss_is_the_softened_kl_divergence():
+    import torch
+    from training.train import distill_loss
+    rng = np.random.default_rng(3)
+    s, t = (torch.from_numpy(rng.normal(size=(6, 9))) for _ in range(2))
+    assert float(distill_loss(t, t, 2.0)) == pytest.approx(0.0, abs=1e-12)
+    p = np.exp(t.numpy() / 2) / np.exp(t.numpy() / 2).sum(1, keepdims=True)
+    q = np.exp(s.numpy() / 2) / np.exp(s.numpy() / 2).sum(1, keepdims=True)
+    assert float(distill_loss(s, t, 2.0)) == pytest.approx(4 * np.mean(np.sum(p * np.log(p / q), axis=1)), rel=1e-9)
+
+
+@pytest.mark.parametrize("teacher", ["checkpoint.pt", "bundle/automodel.onnx"])
+def test_a_smaller_student_distils_from_a_checkpoint_or_a_bundle(smoke_run, tmp_path, teacher):
+    """A student of another shape (kernel 3) learns from the frozen smoke model; the teacher is recorded."""
+    out, _ = smoke_run
+    import torch
+    from training import train
+    from sasview_automodel.bundle import file_sha256
+    source = str(out / teacher)
+    cfg = train.load_config(SMOKE, out_dir=str(tmp_path), database=str(out / "db.h5"), max_steps=3,
+                            model={"widths": [4, 8], "embedding": 8, "kernel": 3},
+                            distill={"teacher": source, "weight": 1.0, "temperature": 2.0})
+    train.train(cfg, log=lambda m: None)
+    ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert ckpt["model"]["blocks.0.conv1.weight"].shape[-1] == 3
+    assert ckpt["config"]["distill"]["teacher"] == source
+    assert ckpt["config"]["distill"].get("teacher_sha256") == (file_sha256(source) if teacher.endswith(".onnx") else None)
+    assert all(h["kd"] > 0 for h in ckpt["history"] if "loss" in h)
+    from training import export
+    card = json.load(open(export.export(cfg, str(tmp_path / "bundle"), log=lambda m: None)))
+    assert card["training"]["config"]["model"]["kernel"] == 3 and card["training"]["config"]["distill"]["teacher"] == source
+
+
 def test_simulated_curves_are_deterministic_per_index():
     from training.simulate import simulate_one
     a = simulate_one(4, seed=7)

@@ -36,13 +36,13 @@ class CurveNet(nn.Module):
     structure logits (B, 1 + n_structure), volume fraction (B, 1))."""
 
     def __init__(self, n_channels: int, n_classes: int, widths=(32, 64, 96, 128), embedding: int = 128,
-                 n_regression: int = 0, n_structure: int = 0):
+                 n_regression: int = 0, n_structure: int = 0, kernel: int = 5):
         super().__init__()
         self.stem = nn.Sequential(nn.Conv1d(n_channels, widths[0], 7, padding=3, bias=False),
                                   nn.BatchNorm1d(widths[0]), nn.GELU())
         blocks, c = [], widths[0]
         for i, w in enumerate(widths):
-            blocks += [ResBlock(c, w, stride=1 if i == 0 else 2), ResBlock(w, w)]
+            blocks += [ResBlock(c, w, stride=1 if i == 0 else 2, kernel=kernel), ResBlock(w, w, kernel=kernel)]
             c = w
         self.blocks = nn.Sequential(*blocks)
         self.downsample = 2 ** (len(widths) - 1)

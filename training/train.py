@@ -9,6 +9,9 @@ never occur). A checkpoint (model, optimiser, step, elapsed time) is written eve
 minutes and at the end, so an interrupted run continues with ``--resume``. ``init_from`` starts
 a new run (fresh optimiser and learning-rate schedule) from the weights of an earlier one, or
 of a shipped ONNX bundle (training/warmstart.py), so training continues across machines.
+``distill: {teacher: PATH, weight: 1.0, temperature: 2.0}`` adds knowledge distillation from a frozen
+teacher (a checkpoint or a bundle, of any shape): a smaller, faster network (``model.kernel``,
+``model.widths``) learns from the shipped one's softened posteriors as well as from the labels.
 """
 from __future__ import annotations
 
@@ -64,7 +67,37 @@ def uses_structure(cfg: dict) -> bool:
 
 def build_model(cfg: dict) -> CurveNet:
     return CurveNet(len(CHANNELS), len(CLASS_NAMES), tuple(cfg["model"]["widths"]), cfg["model"]["embedding"],
-                    n_regression=len(REGRESSION_SLOTS), n_structure=len(STRUCTURE_FACTORS) if uses_structure(cfg) else 0)
+                    n_regression=len(REGRESSION_SLOTS), n_structure=len(STRUCTURE_FACTORS) if uses_structure(cfg) else 0,
+                    kernel=int(cfg["model"].get("kernel", 5)))
+
+
+def distill_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Knowledge distillation (Hinton et al. 2015): T^2 x KL(teacher || student) between the
+    class posteriors softened by ``temperature``, averaged over the batch."""
+    t = F.log_softmax(teacher_logits / temperature, dim=1)
+    s = F.log_softmax(student_logits / temperature, dim=1)
+    return temperature ** 2 * F.kl_div(s, t, log_target=True, reduction="batchmean")
+
+
+def load_teacher(cfg: dict, train_db: Database, aug: Augmentation | None) -> CurveNet | None:
+    """The frozen teacher of a distillation run (``distill.teacher``: a checkpoint or an ONNX bundle with
+    its card beside it; any architecture), or None. Records an ONNX teacher's sha256 in ``cfg``."""
+    d = cfg.get("distill")
+    if not d:
+        return None
+    source = d["teacher"]
+    if source.endswith(".onnx"):
+        with open(os.path.splitext(source)[0] + ".card.json") as f:
+            teacher_cfg = json.load(f)["training"]["config"]
+    else:
+        teacher_cfg = torch.load(source, weights_only=False)["config"]
+    teacher = build_model(teacher_cfg)
+    sha = init_weights(teacher, source, train_db, cfg["seed"], aug)
+    if sha:
+        d["teacher_sha256"] = sha
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return teacher.eval()
 
 
 def augmentation(cfg: dict) -> Augmentation | None:
@@ -163,6 +196,9 @@ def train(cfg: dict, resume: bool = False, log=print) -> str:
     x_val, y_val, sq_val = validation_set(val_db, cfg["val_size"], cfg["seed"], aug)
 
     model = build_model(cfg)
+    teacher = load_teacher(cfg, train_db, aug)
+    if teacher is not None:
+        log(f"distilling from {cfg['distill']['teacher']}")
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     step, elapsed, history = 0, 0.0, []
     if cfg.get("init_from") and not (resume and os.path.exists(ckpt_path)):
@@ -205,6 +241,12 @@ def train(cfg: dict, resume: bool = False, log=print) -> str:
         ce = F.cross_entropy(logits[known], y[known])
         reg = (F.smooth_l1_loss(params, target, reduction="none", beta=0.1) * tmask).sum() / tmask.sum().clamp_min(1)
         loss = ce + cfg["supcon_weight"] * supcon_loss(emb, y, cfg["supcon_temperature"]) + cfg["regression_weight"] * reg
+        kd = torch.zeros(())
+        if teacher is not None:   # the teacher's softened posterior on the catalog curves
+            with torch.no_grad():
+                teacher_logits = teacher(x)[0]
+            kd = distill_loss(logits[known], teacher_logits[known], float(cfg["distill"].get("temperature", 2.0)))
+            loss = loss + float(cfg["distill"].get("weight", 1.0)) * kd
         if (~known).any():  # outlier exposure: a flat posterior over the catalog classes
             loss = loss - cfg.get("exposure_weight", 0.5) * F.log_softmax(logits[~known], 1).mean()
         if structure:
@@ -219,9 +261,10 @@ def train(cfg: dict, resume: bool = False, log=print) -> str:
         if time.time() - last_log > 60 or step == 1:
             acc, sq_acc = accuracy(model, x_val, y_val, sq_val)
             history.append(dict(step=step, minutes=elapsed / 60, loss=loss.item(), ce=ce.item(), reg=reg.item(),
-                                val_top1=acc, val_structure=sq_acc))
+                                val_top1=acc, val_structure=sq_acc, **({"kd": kd.item()} if teacher is not None else {})))
             log(f"step {step:6d}  {elapsed / 60:6.1f} min  loss {loss.item():.3f}  ce {ce.item():.3f}  "
-                f"reg {reg.item():.3f}  val top-1 {acc:.3f}  structure {sq_acc:.3f}")
+                f"reg {reg.item():.3f}  val top-1 {acc:.3f}  structure {sq_acc:.3f}"
+                + (f"  kd {kd.item():.3f}" if teacher is not None else ""))
             last_log = time.time()
         if time.time() - last_ckpt > cfg["checkpoint_minutes"] * 60:
             save()
