@@ -145,6 +145,45 @@ def test_a_smaller_student_distils_from_a_checkpoint_or_a_bundle(smoke_run, tmp_
     assert card["training"]["config"]["model"]["kernel"] == 3 and card["training"]["config"]["distill"]["teacher"] == source
 
 
+def test_paired_difference_and_its_standard_error():
+    from training.compare import paired_difference
+    a = np.array([1, 1, 0, 0, 1, 0, 1, 1])
+    b = np.array([1, 0, 1, 1, 1, 0, 1, 1])
+    d = b - a
+    assert paired_difference(a, b) == pytest.approx((d.mean(), d.std(ddof=1) / np.sqrt(8)))
+    assert paired_difference(a, a) == (0.0, 0.0)
+
+
+def test_compare_scores_every_bundle_on_the_same_curves(smoke_run, tmp_path):
+    """The smoke bundle against itself and against a copy with its classifier biased towards one class."""
+    out, _ = smoke_run
+    import shutil
+    import onnx
+    from onnx import numpy_helper
+    from training import compare, train
+    from sasview_automodel.bundle import file_sha256
+    card = str(out / "bundle" / "automodel.card.json")
+    shutil.copytree(out / "bundle", tmp_path / "biased")
+    model = onnx.load(str(tmp_path / "biased" / "automodel.onnx"))
+    bias = next(t for t in model.graph.initializer if t.name == "net.classifier.bias")
+    values = numpy_helper.to_array(bias).copy()
+    values[0] += 1e3                                    # every curve answers sphere
+    bias.CopyFrom(numpy_helper.from_array(values, bias.name))
+    onnx.save(model, str(tmp_path / "biased" / "automodel.onnx"))
+    meta = json.load(open(tmp_path / "biased" / "automodel.card.json"))
+    meta["onnx_sha256"] = file_sha256(str(tmp_path / "biased" / "automodel.onnx"))
+    json.dump(meta, open(tmp_path / "biased" / "automodel.card.json", "w"))
+    cfg = train.load_config(SMOKE, database=str(out / "db.h5"))
+    rows = compare.compare(cfg, [card, card, str(tmp_path / "biased" / "automodel.card.json")], log=lambda m: None)
+    assert {r["family"] for r in rows} == {"train-like", "usaxs", "slit_saxs", "sans_coarse", "waxs_edge", "held-out pooled"}
+    for r in rows:
+        assert r["top1"][0] == r["top1"][1] and r["diff"][0][0] == 0.0
+        assert r["diff"][1][0] == pytest.approx(r["top1"][2] - r["top1"][0])
+    pooled = next(r for r in rows if r["family"] == "held-out pooled" and r["subset"] == "all")
+    assert pooled["n"] == 4 * cfg["eval_per_family"] and pooled["top1"][2] < 0.5   # sphere is 1 class of 9
+    assert "+-" in compare.table(rows, ["a", "b", "biased"])
+
+
 def test_simulated_curves_are_deterministic_per_index():
     from training.simulate import simulate_one
     a = simulate_one(4, seed=7)
