@@ -36,8 +36,8 @@ def compare(cfg: dict, cards: list[str], log=print) -> list[dict]:
     suggesters = [Suggester(c) for c in cards]
     db = load_database(cfg["database"], with_params=True, with_radius_effective=True).subset("test")
     heldout = list(load_instruments()["held_out"])
-    results = family_results(suggesters[0], db, heldout, cfg, evaluation_rng(cfg), log=lambda m: None)
-    correct = {}   # family -> (labels, ident, [top-1 correct per card])
+    results = family_results(suggesters[0], db, heldout, cfg, evaluation_rng(cfg), log)
+    correct = {}   # family -> (identifiable mask, [top-1 correct per card])
     for family, r in results.items():
         hits = [r["probs"].argmax(1) == r["labels"]]
         hits += [s.score(r["x"])["probs"].argmax(1) == r["labels"] for s in suggesters[1:]]
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(labels) != len(args.cards):
         ap.error("give one label per card")
     cfg = load_config(args.config, database=args.database)
-    print(table(compare(cfg, args.cards), labels))
+    print(table(compare(cfg, args.cards, log=lambda m: print(m, file=sys.stderr)), labels))
     return 0
 
 
