@@ -145,6 +145,46 @@ def test_a_smaller_student_distils_from_a_checkpoint_or_a_bundle(smoke_run, tmp_
     assert card["training"]["config"]["model"]["kernel"] == 3 and card["training"]["config"]["distill"]["teacher"] == source
 
 
+def test_embedding_distill_loss_is_one_minus_the_cosine():
+    import torch
+    from training.train import embedding_distill_loss
+    t = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    assert float(embedding_distill_loss(3 * t, t)) == pytest.approx(0.0, abs=1e-7)   # direction only
+    assert float(embedding_distill_loss(t.flip(1), t)) == pytest.approx(1.0)          # orthogonal
+    assert float(embedding_distill_loss(-t, t)) == pytest.approx(2.0)
+
+
+def test_a_bf16_student_matches_the_teacher_embedding(smoke_run, tmp_path):
+    """bfloat16 autocast and the embedding term train a student end to end; the weights stay float32;
+    an embedding of another size than the teacher's, or an unknown precision, is refused."""
+    out, _ = smoke_run
+    import torch
+    from training import train
+    source = str(out / "bundle/automodel.onnx")
+    distill = {"teacher": source, "weight": 1.0, "temperature": 2.0, "embedding_weight": 1.0}
+    cfg = train.load_config(SMOKE, out_dir=str(tmp_path), database=str(out / "db.h5"), max_steps=3, precision="bf16",
+                            model={"widths": [4, 8], "embedding": 16, "kernel": 3}, distill=dict(distill))
+    train.train(cfg, log=lambda m: None)
+    ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert all(v.dtype == torch.float32 for k, v in ckpt["model"].items() if v.is_floating_point())
+    assert all(np.isfinite(h["loss"]) and h["ekd"] > 0 for h in ckpt["history"] if "loss" in h)
+    wrong = train.load_config(SMOKE, out_dir=str(tmp_path / "w"), database=str(out / "db.h5"), max_steps=1,
+                              model={"widths": [4, 8], "embedding": 8}, distill=dict(distill))
+    with pytest.raises(ValueError, match="embedding size"):
+        train.train(wrong, log=lambda m: None)
+    with pytest.raises(ValueError, match="precision"):
+        train.train(train.load_config(SMOKE, out_dir=str(tmp_path / "p"), database=str(out / "db.h5"), max_steps=1,
+                                      precision="fp16"), log=lambda m: None)
+
+
+def test_teacher_override_needs_a_distillation_config(capsys):
+    from training import pipeline, train
+    for main in (train.main, pipeline.main):
+        with pytest.raises(SystemExit) as exc:
+            main(["--config", SMOKE, "--teacher", "runs/stage4/checkpoint.pt"])
+        assert exc.value.code == 2 and "no distill section" in capsys.readouterr().err
+
+
 def test_paired_difference_and_its_standard_error():
     from training.compare import paired_difference
     a = np.array([1, 1, 0, 0, 1, 0, 1, 1])

@@ -1,6 +1,8 @@
 """Reproduce a bundle from scratch: simulate -> train -> export -> evaluate, from one config.
 
-    python -m training.pipeline --config training/configs/stage4.yaml    # the shipped model (hours)
+    python -m training.pipeline --config training/configs/stage4.yaml    # the teacher, stage 4 (hours)
+    python -m training.pipeline --config training/configs/student.yaml \
+        --teacher runs/stage4/checkpoint.pt                               # its student (~1.5 h)
     python -m training.pipeline --config training/configs/smoke.yaml   # same pipeline, < 2 minutes
 
 Every stage resumes: the database keeps its finished chunks, training its checkpoint. A config
@@ -63,8 +65,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report", help="evaluation report (default OUT_DIR/evaluation.md)")
     ap.add_argument("--per-pair", type=int, default=6)
     ap.add_argument("--workers", type=int)
+    ap.add_argument("--teacher", help="override distill.teacher of a distillation config (e.g. the checkpoint "
+                                      "of a stage-4 run made by this pipeline)")
     args = ap.parse_args(argv)
-    run(args.config, args.bundle_dir, args.report, args.per_pair, args.workers, log=lambda m: print(m, flush=True))
+    overrides = {}
+    if args.teacher:
+        distill = train.load_config(args.config).get("distill")
+        if not distill:
+            ap.error(f"--teacher: {args.config} has no distill section")
+        overrides["distill"] = dict(distill, teacher=args.teacher)
+    run(args.config, args.bundle_dir, args.report, args.per_pair, args.workers, log=lambda m: print(m, flush=True),
+        **overrides)
     return 0
 
 

@@ -9,9 +9,13 @@ never occur). A checkpoint (model, optimiser, step, elapsed time) is written eve
 minutes and at the end, so an interrupted run continues with ``--resume``. ``init_from`` starts
 a new run (fresh optimiser and learning-rate schedule) from the weights of an earlier one, or
 of a shipped ONNX bundle (training/warmstart.py), so training continues across machines.
-``distill: {teacher: PATH, weight: 1.0, temperature: 2.0}`` adds knowledge distillation from a frozen
-teacher (a checkpoint or a bundle, of any shape): a smaller, faster network (``model.kernel``,
-``model.widths``) learns from the shipped one's softened posteriors as well as from the labels.
+``distill: {teacher: PATH, weight: 1.0, temperature: 2.0, embedding_weight: 0.0}`` adds knowledge
+distillation from a frozen teacher (a checkpoint or a bundle, of any shape): a smaller, faster network
+(``model.kernel``, ``model.widths``) learns from the shipped one's softened posteriors as well as from
+the labels, and with ``embedding_weight`` > 0 also the direction of its embedding (1 - cosine), which
+carries the outlier score's geometry (needs the same embedding size).
+``precision: bf16`` runs the forward passes under bfloat16 autocast (the weights, the optimiser and
+the losses stay float32; about 2 x faster on CPUs with AVX-512 BF16 / AMX); export is float32 as always.
 """
 from __future__ import annotations
 
@@ -77,6 +81,19 @@ def distill_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, tem
     t = F.log_softmax(teacher_logits / temperature, dim=1)
     s = F.log_softmax(student_logits / temperature, dim=1)
     return temperature ** 2 * F.kl_div(s, t, log_target=True, reduction="batchmean")
+
+
+def embedding_distill_loss(student_emb: torch.Tensor, teacher_emb: torch.Tensor) -> torch.Tensor:
+    """Mean of 1 - cosine(student, teacher) embedding: 0 when every direction matches."""
+    return (1.0 - F.cosine_similarity(student_emb, teacher_emb, dim=1)).mean()
+
+
+def autocast(cfg: dict):
+    """bfloat16 autocast for the forward passes when ``cfg["precision"] == "bf16"``, else a no-op context."""
+    precision = cfg.get("precision", "fp32")
+    if precision not in ("fp32", "bf16"):
+        raise ValueError(f"precision must be fp32 or bf16, not {precision!r}")
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
 def load_teacher(cfg: dict, train_db: Database, aug: Augmentation | None) -> CurveNet | None:
@@ -185,6 +202,7 @@ def keep_snapshot(ckpt_path: str, keep: int, step: int) -> None:
 
 def train(cfg: dict, resume: bool = False, log=print) -> str:
     """Train per ``cfg``; returns the path of the final checkpoint."""
+    autocast(cfg)   # an unknown precision is refused before any work
     torch.manual_seed(cfg["seed"])
     torch.set_num_threads(cfg["threads"])
     os.makedirs(cfg["out_dir"], exist_ok=True)
@@ -199,6 +217,10 @@ def train(cfg: dict, resume: bool = False, log=print) -> str:
     teacher = load_teacher(cfg, train_db, aug)
     if teacher is not None:
         log(f"distilling from {cfg['distill']['teacher']}")
+        if float(cfg["distill"].get("embedding_weight", 0.0)) > 0 and \
+                teacher.head[-1].out_features != model.head[-1].out_features:
+            raise ValueError(f"distill.embedding_weight needs the teacher's embedding size "
+                             f"({teacher.head[-1].out_features}), the model has {model.head[-1].out_features}")
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     step, elapsed, history = 0, 0.0, []
     if cfg.get("init_from") and not (resume and os.path.exists(ckpt_path)):
@@ -236,17 +258,21 @@ def train(cfg: dict, resume: bool = False, log=print) -> str:
         warmup = min(1.0, (step + 1) / 300)
         for g in opt.param_groups:
             g["lr"] = cfg["lr"] * warmup * 0.5 * (1 + np.cos(np.pi * progress))
-        logits, emb, params, *structure = model(x)
+        with autocast(cfg):
+            logits, emb, params, *structure = (o.float() for o in model(x))
         known = y >= 0
         ce = F.cross_entropy(logits[known], y[known])
         reg = (F.smooth_l1_loss(params, target, reduction="none", beta=0.1) * tmask).sum() / tmask.sum().clamp_min(1)
         loss = ce + cfg["supcon_weight"] * supcon_loss(emb, y, cfg["supcon_temperature"]) + cfg["regression_weight"] * reg
-        kd = torch.zeros(())
+        kd = ekd = torch.zeros(())
         if teacher is not None:   # the teacher's softened posterior on the catalog curves
-            with torch.no_grad():
-                teacher_logits = teacher(x)[0]
+            with torch.no_grad(), autocast(cfg):
+                teacher_logits, teacher_emb = (o.float() for o in teacher(x)[:2])
             kd = distill_loss(logits[known], teacher_logits[known], float(cfg["distill"].get("temperature", 2.0)))
             loss = loss + float(cfg["distill"].get("weight", 1.0)) * kd
+            if float(cfg["distill"].get("embedding_weight", 0.0)) > 0:   # every curve, exposure ones too
+                ekd = embedding_distill_loss(emb, teacher_emb)
+                loss = loss + float(cfg["distill"]["embedding_weight"]) * ekd
         if (~known).any():  # outlier exposure: a flat posterior over the catalog classes
             loss = loss - cfg.get("exposure_weight", 0.5) * F.log_softmax(logits[~known], 1).mean()
         if structure:
@@ -260,11 +286,12 @@ def train(cfg: dict, resume: bool = False, log=print) -> str:
         step += 1
         if time.time() - last_log > 60 or step == 1:
             acc, sq_acc = accuracy(model, x_val, y_val, sq_val)
+            distilled = {"kd": kd.item(), "ekd": ekd.item()} if teacher is not None else {}
             history.append(dict(step=step, minutes=elapsed / 60, loss=loss.item(), ce=ce.item(), reg=reg.item(),
-                                val_top1=acc, val_structure=sq_acc, **({"kd": kd.item()} if teacher is not None else {})))
+                                val_top1=acc, val_structure=sq_acc, **distilled))
             log(f"step {step:6d}  {elapsed / 60:6.1f} min  loss {loss.item():.3f}  ce {ce.item():.3f}  "
                 f"reg {reg.item():.3f}  val top-1 {acc:.3f}  structure {sq_acc:.3f}"
-                + (f"  kd {kd.item():.3f}" if teacher is not None else ""))
+                + (f"  kd {kd.item():.3f}  emb {ekd.item():.3f}" if teacher is not None else ""))
             last_log = time.time()
         if time.time() - last_ckpt > cfg["checkpoint_minutes"] * 60:
             save()
@@ -284,9 +311,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-minutes", type=float, help="override the training time budget")
     ap.add_argument("--resume", action="store_true", help="continue from out_dir/checkpoint.pt")
     ap.add_argument("--init-from", help="start from the model weights of this checkpoint (new schedule)")
+    ap.add_argument("--teacher", help="override distill.teacher (a checkpoint or a bundle) of a distillation config")
     args = ap.parse_args(argv)
     cfg = load_config(args.config, database=args.database, out_dir=args.out_dir, max_minutes=args.max_minutes,
                       init_from=args.init_from)
+    if args.teacher:
+        if not cfg.get("distill"):
+            ap.error(f"--teacher: {args.config} has no distill section")
+        cfg["distill"] = dict(cfg["distill"], teacher=args.teacher)
     train(cfg, resume=args.resume, log=lambda m: print(m, flush=True))
     return 0
 
