@@ -70,10 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     overrides = {}
     if args.teacher:
-        distill = train.load_config(args.config).get("distill")
-        if not distill:
-            ap.error(f"--teacher: {args.config} has no distill section")
-        overrides["distill"] = dict(distill, teacher=args.teacher)
+        try:
+            overrides["distill"] = train.with_teacher(train.load_config(args.config), args.teacher)
+        except ValueError as exc:
+            ap.error(f"--teacher: {args.config}: {exc}")
     run(args.config, args.bundle_dir, args.report, args.per_pair, args.workers, log=lambda m: print(m, flush=True),
         **overrides)
     return 0

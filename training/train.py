@@ -88,6 +88,14 @@ def embedding_distill_loss(student_emb: torch.Tensor, teacher_emb: torch.Tensor)
     return (1.0 - F.cosine_similarity(student_emb, teacher_emb, dim=1)).mean()
 
 
+def with_teacher(cfg: dict, teacher: str) -> dict:
+    """``cfg``'s distill section with ``teacher`` as its teacher (the --teacher override of train.py and
+    pipeline.py); ValueError for a config without one."""
+    if not cfg.get("distill"):
+        raise ValueError("it has no distill section")
+    return dict(cfg["distill"], teacher=teacher)
+
+
 def autocast(cfg: dict):
     """bfloat16 autocast for the forward passes when ``cfg["precision"] == "bf16"``, else a no-op context."""
     precision = cfg.get("precision", "fp32")
@@ -215,10 +223,10 @@ def train(cfg: dict, resume: bool = False, log=print) -> str:
 
     model = build_model(cfg)
     teacher = load_teacher(cfg, train_db, aug)
+    embedding_weight = float((cfg.get("distill") or {}).get("embedding_weight", 0.0))
     if teacher is not None:
         log(f"distilling from {cfg['distill']['teacher']}")
-        if float(cfg["distill"].get("embedding_weight", 0.0)) > 0 and \
-                teacher.head[-1].out_features != model.head[-1].out_features:
+        if embedding_weight > 0 and teacher.head[-1].out_features != model.head[-1].out_features:
             raise ValueError(f"distill.embedding_weight needs the teacher's embedding size "
                              f"({teacher.head[-1].out_features}), the model has {model.head[-1].out_features}")
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
@@ -270,9 +278,9 @@ def train(cfg: dict, resume: bool = False, log=print) -> str:
                 teacher_logits, teacher_emb = (o.float() for o in teacher(x)[:2])
             kd = distill_loss(logits[known], teacher_logits[known], float(cfg["distill"].get("temperature", 2.0)))
             loss = loss + float(cfg["distill"].get("weight", 1.0)) * kd
-            if float(cfg["distill"].get("embedding_weight", 0.0)) > 0:   # every curve, exposure ones too
+            if embedding_weight > 0:   # every curve, exposure ones too
                 ekd = embedding_distill_loss(emb, teacher_emb)
-                loss = loss + float(cfg["distill"]["embedding_weight"]) * ekd
+                loss = loss + embedding_weight * ekd
         if (~known).any():  # outlier exposure: a flat posterior over the catalog classes
             loss = loss - cfg.get("exposure_weight", 0.5) * F.log_softmax(logits[~known], 1).mean()
         if structure:
@@ -316,9 +324,10 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_config(args.config, database=args.database, out_dir=args.out_dir, max_minutes=args.max_minutes,
                       init_from=args.init_from)
     if args.teacher:
-        if not cfg.get("distill"):
-            ap.error(f"--teacher: {args.config} has no distill section")
-        cfg["distill"] = dict(cfg["distill"], teacher=args.teacher)
+        try:
+            cfg["distill"] = with_teacher(cfg, args.teacher)
+        except ValueError as exc:
+            ap.error(f"--teacher: {args.config}: {exc}")
     train(cfg, resume=args.resume, log=lambda m: print(m, flush=True))
     return 0
 
