@@ -53,6 +53,42 @@ def test_training_never_draws_a_held_out_instrument():
         assert 40 <= inst.n_points <= 1000
 
 
+def _with_coarse_share(share: float) -> dict:
+    import copy
+    cfg = copy.deepcopy(instrument.load_config())
+    cfg["train"]["dq_over_q_coarse"] = dict(cfg["train"]["dq_over_q_coarse"], share=share)
+    return cfg
+
+
+def _pinhole_widths(cfg: dict, n: int = 4000) -> np.ndarray:
+    rng = np.random.default_rng(9)
+    draws = [instrument.draw_instrument(rng, "train", cfg) for _ in range(n)]
+    return np.array([d.dq_over_q for d in draws if d.resolution == "pinhole" and d.dq_over_q > 0])
+
+
+def test_coarse_resolution_share_moves_training_widths_into_sans_range():
+    lo, hi = instrument.load_config()["train"]["dq_over_q"]
+    plain, coarse = _pinhole_widths(_with_coarse_share(0.0)), _pinhole_widths(_with_coarse_share(0.4))
+    for widths in (plain, coarse):
+        assert widths.min() >= lo and widths.max() <= hi
+    # above 0.11 (the sans_coarse box rejects the few-point ones): about 9 % log-uniform, 23 % with the share
+    assert 0.05 < np.mean(plain > 0.11) < 0.13
+    assert 0.18 < np.mean(coarse > 0.11) < 0.30
+
+
+def test_coarse_share_zero_is_the_earlier_random_stream_and_held_out_draws_ignore_it():
+    old = _with_coarse_share(0.0)
+    del old["train"]["dq_over_q_coarse"]          # the table before stage 5
+    zero, coarse = _with_coarse_share(0.0), _with_coarse_share(0.4)
+    a, b = np.random.default_rng(5), np.random.default_rng(5)
+    assert [instrument.draw_instrument(a, "train", old) for _ in range(300)] == \
+        [instrument.draw_instrument(b, "train", zero) for _ in range(300)]
+    for family in old["held_out"]:
+        a, b = np.random.default_rng(6), np.random.default_rng(6)
+        assert [instrument.draw_instrument(a, family, old) for _ in range(100)] == \
+            [instrument.draw_instrument(b, family, coarse) for _ in range(100)]
+
+
 @pytest.mark.parametrize("family", list(instrument.load_config()["held_out"]))
 def test_held_out_family_draws_fall_in_their_box(family):
     box = instrument.load_config()["held_out"][family]["box"]

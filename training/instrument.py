@@ -74,6 +74,18 @@ def _in_box(inst: Instrument, box: dict) -> bool:
     return True
 
 
+def _draw_dq_over_q(rng: np.random.Generator, d: dict, t: dict) -> float:
+    """Pinhole dq/q: a held-out family's own range, else the training prior (log-uniform over
+    ``dq_over_q``, with a share ``dq_over_q_coarse.share`` drawn uniformly over its ``range``).
+    With no coarse share the random stream is the one the earlier stages trained on."""
+    if "dq_over_q" in d:
+        return _logu(rng, d["dq_over_q"])
+    coarse = t.get("dq_over_q_coarse") or {}
+    if coarse.get("share", 0) > 0 and rng.uniform() < coarse["share"]:
+        return float(rng.uniform(*coarse["range"]))
+    return _logu(rng, t["dq_over_q"])
+
+
 def draw_instrument(rng: np.random.Generator, family: str = "train", config: dict | None = None) -> Instrument:
     """Draw an instrument: ``family="train"`` (random, held-out boxes rejected) or a held-out name."""
     cfg = config or load_config()
@@ -91,7 +103,7 @@ def draw_instrument(rng: np.random.Generator, family: str = "train", config: dic
         dq_over_q = dq0 = slit_length = 0.0
         if resolution == "pinhole":
             if "dq_over_q" in d or rng.uniform() > t["dq_over_q_zero"]:
-                dq_over_q = _logu(rng, d.get("dq_over_q", t["dq_over_q"]))
+                dq_over_q = _draw_dq_over_q(rng, d, t)
             if "dq0_fraction" in d or rng.uniform() < 0.5:
                 dq0 = qmin * rng.uniform(*d.get("dq0_fraction", t["dq0_fraction"]))
         else:
