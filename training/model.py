@@ -14,9 +14,13 @@ import torch.nn.functional as F
 from torch import nn
 
 
+ACTIVATIONS = {"gelu": F.gelu, "relu": F.relu}   # relu: onnxruntime fuses it into the convolution
+
+
 class ResBlock(nn.Module):
-    def __init__(self, c_in: int, c_out: int, stride: int = 1, kernel: int = 5):
+    def __init__(self, c_in: int, c_out: int, stride: int = 1, kernel: int = 5, activation: str = "gelu"):
         super().__init__()
+        self.act = ACTIVATIONS[activation]
         pad = kernel // 2
         self.conv1 = nn.Conv1d(c_in, c_out, kernel, stride=stride, padding=pad, bias=False)
         self.bn1 = nn.BatchNorm1d(c_out)
@@ -26,9 +30,9 @@ class ResBlock(nn.Module):
                      if stride != 1 or c_in != c_out else nn.Identity())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.gelu(self.bn1(self.conv1(x)))
+        y = self.act(self.bn1(self.conv1(x)))
         y = self.bn2(self.conv2(y))
-        return F.gelu(y + self.skip(x))
+        return self.act(y + self.skip(x))
 
 
 class CurveNet(nn.Module):
@@ -36,13 +40,16 @@ class CurveNet(nn.Module):
     structure logits (B, 1 + n_structure), volume fraction (B, 1))."""
 
     def __init__(self, n_channels: int, n_classes: int, widths=(32, 64, 96, 128), embedding: int = 128,
-                 n_regression: int = 0, n_structure: int = 0, kernel: int = 5):
+                 n_regression: int = 0, n_structure: int = 0, kernel: int = 5, activation: str = "gelu"):
         super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, not {activation!r}")
         self.stem = nn.Sequential(nn.Conv1d(n_channels, widths[0], 7, padding=3, bias=False),
-                                  nn.BatchNorm1d(widths[0]), nn.GELU())
+                                  nn.BatchNorm1d(widths[0]), nn.GELU() if activation == "gelu" else nn.ReLU())
         blocks, c = [], widths[0]
         for i, w in enumerate(widths):
-            blocks += [ResBlock(c, w, stride=1 if i == 0 else 2, kernel=kernel), ResBlock(w, w, kernel=kernel)]
+            blocks += [ResBlock(c, w, stride=1 if i == 0 else 2, kernel=kernel, activation=activation),
+                       ResBlock(w, w, kernel=kernel, activation=activation)]
             c = w
         self.blocks = nn.Sequential(*blocks)
         self.downsample = 2 ** (len(widths) - 1)

@@ -72,7 +72,7 @@ def uses_structure(cfg: dict) -> bool:
 def build_model(cfg: dict) -> CurveNet:
     return CurveNet(len(CHANNELS), len(CLASS_NAMES), tuple(cfg["model"]["widths"]), cfg["model"]["embedding"],
                     n_regression=len(REGRESSION_SLOTS), n_structure=len(STRUCTURE_FACTORS) if uses_structure(cfg) else 0,
-                    kernel=int(cfg["model"].get("kernel", 5)))
+                    kernel=int(cfg["model"].get("kernel", 5)), activation=cfg["model"].get("activation", "gelu"))
 
 
 def distill_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
