@@ -347,3 +347,23 @@ def test_particle_gap_scores_trained_on_and_unseen_sets_through_every_family(smo
     assert [r["family"] for r in rows] == ["train-like", "usaxs", "slit_saxs", "sans_coarse", "waxs_edge", "held-out pooled"]
     assert rows[-1]["test_n"] == 4 * 6 and all(0 <= r["train_all"] <= 100 for r in rows)
     assert "| held-out pooled | 24 |" in particle_gap.table(rows)
+
+
+def test_instrument_sweep_changes_one_draw_range_and_splits_by_a_field(smoke_run):
+    out, _ = smoke_run
+    from training import instrument_sweep
+    from training.data import load_database
+    assert instrument_sweep.parse_override("n_points=[200, 400]") == {"n_points": [200, 400]}
+    with pytest.raises(ValueError):
+        instrument_sweep.parse_override("n_points")
+    table = instrument_sweep.with_overrides(instrument_sweep.load_instruments(), "sans_coarse", {"n_points": [200, 400]})
+    assert table["held_out"]["sans_coarse"]["draw"]["n_points"] == [200, 400]
+    assert instrument_sweep.load_instruments()["held_out"]["sans_coarse"]["draw"]["n_points"] == [40, 120]  # untouched
+    db = load_database(str(out / "db.h5")).subset("test")
+    card = str(out / "bundle" / "automodel.card.json")
+    text = instrument_sweep.sweep(db, card, "sans_coarse", ["n_points=[200, 400]"], [], n=12)
+    assert text.count("\n") == 3 and "| n_points=[200, 400] |" in text
+    split = instrument_sweep.sweep(db, card, "train", [], ["dq_over_q_coarse={share: 0}"], n=12, by="dq_over_q", bins=[0.01, 0.2])
+    assert "dq_over_q 0-0.01" in split and "dq_over_q 0.01-0.2" in split
+    with pytest.raises(ValueError):
+        instrument_sweep.sweep(db, card, "no_such_family", [], [], n=4)

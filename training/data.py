@@ -108,10 +108,10 @@ class Sample:
 
 
 def observe_row(db: Database, row: int, rng: np.random.Generator, family: str = "train",
-                intensity: np.ndarray | None = None) -> Sample:
+                intensity: np.ndarray | None = None, instruments: dict | None = None) -> Sample:
     """Observe database row ``row`` (or ``intensity`` in its place, e.g. the row times an S(q))
-    through a freshly drawn instrument of ``family``."""
-    inst = draw_instrument(rng, family)
+    through a freshly drawn instrument of ``family`` (from ``instruments``, default the table)."""
+    inst = draw_instrument(rng, family, instruments)
     i_fine = db.intensity[row].astype(np.float64) if intensity is None else intensity
     obs = observe(db.q, i_fine, inst, rng)
     feats, _ = featurize(*obs.as_tuple())
