@@ -129,3 +129,22 @@ def test_warm_start_ignores_the_knn_bank(tmp_path):
     x = _features(8, 3)
     with torch.no_grad():
         np.testing.assert_allclose(fresh.eval()(x)[0].numpy(), net(x)[0].numpy(), rtol=1e-3, atol=1e-3)
+
+
+def test_a_relu_network_exports_to_the_same_function_with_relu_in_the_graph(tmp_path):
+    """activation: relu (onnxruntime fuses it into each convolution) exports and runs as trained."""
+    import onnx
+    torch.manual_seed(1)
+    net = CurveNet(len(CHANNELS), 9, (8, 16), 16, n_regression=N_REG, n_structure=N_SQ, activation="relu").eval()
+    path = str(tmp_path / "relu.onnx")
+    _export(net, path)
+    ops = {n.op_type for n in onnx.load(path).graph.node}
+    assert "Relu" in ops
+    x = _features(8, 7)
+    with torch.no_grad():
+        ours = [o.numpy() for o in net(x)]
+    ref = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"features": x.numpy()})
+    for a, b in zip(ours, ref):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="activation"):
+        CurveNet(len(CHANNELS), 9, (8, 16), 16, activation="swish")
