@@ -20,8 +20,6 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Iterable, Iterator
 
-import numpy as np
-
 from .errors import AutomodelError, BundleError
 
 DATA_EXTENSIONS = (".xml", ".h5", ".hdf5", ".nxs", ".txt", ".csv", ".dat", ".abs", ".pdh", ".asc")
@@ -113,50 +111,10 @@ def classify_files(paths: list[str], card_path: str | None = None, q_unit: str |
 ONNX_BATCH = 32  # curves per suggest_curves call in a worker (one ONNX call; 1 thread: ~7 % faster than 128)
 
 
-class PackedCurves:
-    """Validated curves as a few flat arrays, for the trip to a worker process or a dask worker.
-
-    Pickling a list of :class:`~.curve.Curve` objects costs some 15 us per curve each way (four
-    small arrays and a dataclass per curve); this pickles as one float64 block and one list.
-    :meth:`unpack` gives back equal curves (views into the block)."""
-
-    def __init__(self, curves: list):
-        self.n = len(curves)
-        sizes = [c.q.size for c in curves]
-        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        nan = np.full(int(self.offsets[-1]), np.nan)
-        self.values = np.stack([np.concatenate([c.q for c in curves]) if curves else nan,
-                                np.concatenate([c.intensity for c in curves]) if curves else nan,
-                                _column(curves, "sigma", nan), _column(curves, "dq", nan)])
-        self.meta = [(c.sigma is not None, c.dq is not None, c.slit_length, c.name, c.source, c.entry, c.warnings)
-                     for c in curves]
-
-    def __len__(self) -> int:
-        return self.n
-
-    def unpack(self) -> list:
-        from .curve import Curve
-        out = []
-        for k, (has_sigma, has_dq, slit, name, source, entry, warnings) in enumerate(self.meta):
-            a, b = self.offsets[k], self.offsets[k + 1]
-            out.append(Curve(self.values[0, a:b], self.values[1, a:b], self.values[2, a:b] if has_sigma else None,
-                             self.values[3, a:b] if has_dq else None, slit, name, source, entry, list(warnings)))
-        return out
-
-
-def _column(curves: list, field: str, nan: np.ndarray) -> np.ndarray:
-    if not any(getattr(c, field) is not None for c in curves):
-        return nan
-    return np.concatenate([getattr(c, field) if getattr(c, field) is not None else np.full(c.q.size, np.nan)
-                           for c in curves])
-
-
-def suggest_chunk(curves, card_path: str | None = None, onnx_sha256: str | None = None) -> list:
-    """Suggestions for validated in-memory curves (a list or :class:`PackedCurves`) in this worker,
-    ``ONNX_BATCH`` per ONNX call (each row's output does not depend on the batch it ran in)."""
+def suggest_chunk(curves: list, card_path: str | None = None, onnx_sha256: str | None = None) -> list:
+    """Suggestions for validated in-memory curves in this worker, ``ONNX_BATCH`` per ONNX call
+    (each row's output does not depend on the batch it ran in)."""
     s = _suggester(card_path, onnx_sha256)
-    if isinstance(curves, PackedCurves):
-        curves = curves.unpack()
     return [r for i in range(0, len(curves), ONNX_BATCH) for r in s.suggest_curves(curves[i:i + ONNX_BATCH])]
 
 
@@ -214,11 +172,6 @@ class Runner:
             ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else None)
             self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
         return self
-
-    @property
-    def inline(self) -> bool:
-        """True when chunks run in this process (nothing is pickled)."""
-        return self._pool is None and self._client is None
 
     def __exit__(self, *exc) -> None:
         if self._pool is not None:
@@ -304,8 +257,6 @@ def suggest_many(curves: list, card_path: str | None = None, workers: int = 1, s
     if scheduler is None and len(chunks) <= 1:
         workers = 1
     with _using(runner, workers, scheduler) as runner:
-        if not runner.inline:
-            chunks = [PackedCurves(c) for c in chunks]
         for k, out in runner.map(suggest_chunk, chunks, card_path, _card_sha256(card_path)):
             if isinstance(out, BaseException):
                 raise out

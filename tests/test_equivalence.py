@@ -6,9 +6,7 @@ from hypothesis import given, settings, strategies as st
 from tests.conftest import same_result
 
 from sasview_automodel import grid, scoring
-import pickle
-
-from sasview_automodel.batch import ONNX_BATCH, PackedCurves, suggest_chunk
+from sasview_automodel.batch import ONNX_BATCH, suggest_chunk
 from sasview_automodel.bench import synthetic_curves
 from sasview_automodel.curve import make_curve
 
@@ -46,22 +44,6 @@ def test_results_do_not_depend_on_the_batch(suggester):
     one_by_one = [suggester.suggest_curves([c])[0].to_dict() for c in curves[::10]]
     assert same_result(whole, chunked)
     assert same_result(whole[::10], one_by_one)
-
-
-def test_packed_curves_come_back_equal_after_pickling():
-    curves = _curves(40, seed=3)
-    curves[4].dq = None
-    curves[7].warnings.append("a warning the loader gave")
-    curves[9] = make_curve(curves[9].q, curves[9].intensity, slit_length=0.05, name="slit", source="f.txt")
-    back = pickle.loads(pickle.dumps(PackedCurves(curves))).unpack()
-    assert len(back) == len(curves)
-    for a, b in zip(curves, back):
-        assert (a.name, a.source, a.entry, a.warnings, a.slit_length) == (b.name, b.source, b.entry, b.warnings, b.slit_length)
-        for field in ("q", "intensity", "sigma", "dq"):
-            x, y = getattr(a, field), getattr(b, field)
-            assert (x is None) == (y is None) and (x is None or np.array_equal(x, y))
-    assert same_result([r.to_dict() for r in suggest_chunk(curves)], [r.to_dict() for r in suggest_chunk(PackedCurves(curves))])
-    assert PackedCurves([]).unpack() == []
 
 
 def test_featurize_many_equals_featurize_one_by_one():
