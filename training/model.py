@@ -14,13 +14,13 @@ import torch.nn.functional as F
 from torch import nn
 
 
-ACTIVATIONS = {"gelu": F.gelu, "relu": F.relu}   # relu: onnxruntime fuses it into the convolution
+ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}   # relu: onnxruntime fuses it into the convolution
 
 
 class ResBlock(nn.Module):
     def __init__(self, c_in: int, c_out: int, stride: int = 1, kernel: int = 5, activation: str = "gelu"):
         super().__init__()
-        self.act = ACTIVATIONS[activation]
+        self.act = ACTIVATIONS[activation]()
         pad = kernel // 2
         self.conv1 = nn.Conv1d(c_in, c_out, kernel, stride=stride, padding=pad, bias=False)
         self.bn1 = nn.BatchNorm1d(c_out)
@@ -45,7 +45,7 @@ class CurveNet(nn.Module):
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, not {activation!r}")
         self.stem = nn.Sequential(nn.Conv1d(n_channels, widths[0], 7, padding=3, bias=False),
-                                  nn.BatchNorm1d(widths[0]), nn.GELU() if activation == "gelu" else nn.ReLU())
+                                  nn.BatchNorm1d(widths[0]), ACTIVATIONS[activation]())
         blocks, c = [], widths[0]
         for i, w in enumerate(widths):
             blocks += [ResBlock(c, w, stride=1 if i == 0 else 2, kernel=kernel, activation=activation),
