@@ -145,6 +145,30 @@ def test_a_smaller_student_distils_from_a_checkpoint_or_a_bundle(smoke_run, tmp_
     assert card["training"]["config"]["model"]["kernel"] == 3 and card["training"]["config"]["distill"]["teacher"] == source
 
 
+@pytest.mark.parametrize("source", ["checkpoint.pt", "bundle/automodel.onnx"])
+def test_a_narrower_relu_network_starts_from_the_wider_model(smoke_run, tmp_path, source):
+    """init_from a wider checkpoint or bundle narrows it (training/narrow.py): kept channels are the
+    source's, sliced; the later stage and the heads are copied whole."""
+    out, _ = smoke_run
+    import torch
+    from training import train
+    cfg = train.load_config(SMOKE, out_dir=str(tmp_path), database=str(out / "db.h5"), max_steps=1, lr=0.0,
+                            model={"widths": [4, 16], "embedding": 16, "activation": "relu"},
+                            init_from=str(out / source))
+    train.train(cfg, log=lambda m: None)
+    narrowed = torch.load(tmp_path / "checkpoint.pt", weights_only=False)["model"]
+    wide = train.build_model(train.source_config(str(out / source)))
+    db = train.load_database(str(out / "db.h5"), with_radius_effective=True)
+    train.init_weights(wide, str(out / source), db.subset("train"), cfg["seed"], train.augmentation(cfg))
+    w = wide.state_dict()
+    assert narrowed["stem.0.weight"].shape[0] == 4 and w["stem.0.weight"].shape[0] == 8
+    rows = [i for i in range(8) if any(torch.equal(w["stem.0.weight"][i], r) for r in narrowed["stem.0.weight"])]
+    assert len(rows) == 4   # four of the source's eight stem filters, unchanged
+    assert torch.equal(narrowed["blocks.2.conv2.weight"], w["blocks.2.conv2.weight"])
+    assert torch.equal(narrowed["classifier.weight"], w["classifier.weight"])
+    assert torch.equal(narrowed["blocks.2.conv1.weight"], w["blocks.2.conv1.weight"][:, rows])
+
+
 def test_embedding_distill_loss_is_one_minus_the_cosine():
     import torch
     from training.train import embedding_distill_loss

@@ -111,12 +111,7 @@ def load_teacher(cfg: dict, train_db: Database, aug: Augmentation | None) -> Cur
     if not d:
         return None
     source = d["teacher"]
-    if source.endswith(".onnx"):
-        with open(os.path.splitext(source)[0] + ".card.json") as f:
-            teacher_cfg = json.load(f)["training"]["config"]
-    else:
-        teacher_cfg = torch.load(source, weights_only=False)["config"]
-    teacher = build_model(teacher_cfg)
+    teacher = build_model(source_config(source))
     sha = init_weights(teacher, source, train_db, cfg["seed"], aug)
     if sha:
         d["teacher_sha256"] = sha
@@ -174,17 +169,38 @@ def earlier_stages(cfg: dict) -> list[dict]:
 def init_weights(model: CurveNet, source: str, train_db: Database, seed: int, aug: Augmentation | None,
                  calibration_curves: int = 2048) -> str | None:
     """Weights of an earlier run: a ``checkpoint.pt``, or a shipped ``.onnx`` bundle (its folded
-    BatchNorms rebuilt on training curves, training/warmstart.py). Returns the sha256 of an ONNX
+    BatchNorms rebuilt on training curves, training/warmstart.py). A source with wider stages is
+    narrowed into ``model`` (training/narrow.py); the activation may differ. Returns the sha256 of an ONNX
     source (the file may be replaced later, by an export), None for a checkpoint."""
-    if not source.endswith(".onnx"):
-        model.load_state_dict(torch.load(source, weights_only=False)["model"])
-        return None
-    from sasview_automodel.bundle import file_sha256
-    from training.warmstart import load_onnx_weights
+    from training.narrow import architecture, narrow_into, recalibrate_batchnorm
+    source_model = build_model(source_config(source))
+    narrowing = architecture(source_model)["widths"] != architecture(model)["widths"]
+    target = source_model if narrowing else model
     rng = np.random.default_rng([seed, 777])
-    rows = rng.integers(0, len(train_db), calibration_curves)
-    load_onnx_weights(model, source, torch.from_numpy(train_batch(train_db, rows, rng, aug)[0]))
-    return file_sha256(source)
+    calibration = None
+    if source.endswith(".onnx") or narrowing:
+        rows = rng.integers(0, len(train_db), calibration_curves)
+        calibration = torch.from_numpy(train_batch(train_db, rows, rng, aug)[0])
+    sha = None
+    if not source.endswith(".onnx"):
+        target.load_state_dict(torch.load(source, weights_only=False)["model"])
+    else:
+        from sasview_automodel.bundle import file_sha256
+        from training.warmstart import load_onnx_weights
+        load_onnx_weights(target, source, calibration)
+        sha = file_sha256(source)
+    if narrowing:   # fewer channels (training/narrow.py): the source's strongest, BatchNorms re-measured
+        narrow_into(source_model, model)
+        recalibrate_batchnorm(model, calibration)
+    return sha
+
+
+def source_config(source: str) -> dict:
+    """The training config of a checkpoint, or of an ONNX bundle (from the card beside it)."""
+    if source.endswith(".onnx"):
+        with open(os.path.splitext(source)[0] + ".card.json") as f:
+            return json.load(f)["training"]["config"]
+    return torch.load(source, weights_only=False)["config"]
 
 
 @torch.no_grad()
