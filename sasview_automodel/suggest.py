@@ -163,6 +163,7 @@ class Suggester:
 
     def __init__(self, card_path: str | None = None, threads: int | None = None):
         self.bundle = ModelBundle.load(card_path, threads=threads)
+        self.onnx_batch = ONNX_BATCH   # curves per onnxruntime call (the batch workers use fewer: 1 thread)
         card = self.bundle.card
         self.classes = self.bundle.classes
         unknown = [c for c in self.classes if c not in catalog.BY_NAME]
@@ -229,7 +230,8 @@ class Suggester:
         ``self.classes`` order, ``outlier_score``, ``outlier``, ``confidence`` and raw ``params``."""
         # sub-batches keep the activations in cache (about 25 % faster than one call of
         # thousands, and memory stays flat); each row's output does not depend on the batch
-        parts = [self.bundle.run(features[i:i + ONNX_BATCH]) for i in range(0, len(features), ONNX_BATCH)]
+        n = self.onnx_batch
+        parts = [self.bundle.run(features[i:i + n]) for i in range(0, len(features), n)]
         out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else self.bundle.run(features)
         probs = scoring.softmax(out["logits"], self.temperature)
         scores = self.outliers.score(out["embedding"], probs, out.get("knn_distance"))
