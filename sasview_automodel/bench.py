@@ -265,9 +265,10 @@ def measure(card_path: str | None = None, repeats: int = 300, n_batch: int = 100
     t = time.perf_counter()
     bc = [make_curve(q, i, sg, dq) for q, i, sg, dq in big]
     t_val = time.perf_counter() - t
-    t = time.perf_counter()
-    f_all, infos = grid.featurize_many(c.as_tuple() for c in bc)
+    t = time.perf_counter()   # in chunks of 1024 curves, as suggest_many's workers featurize
+    parts = [grid.featurize_many(c.as_tuple() for c in bc[i:i + 1024]) for i in range(0, n_batch, 1024)]
     t_feat = time.perf_counter() - t
+    f_all = np.concatenate([p[0] for p in parts])
     def onnx_time(sug) -> float:
         t = time.perf_counter()
         outs = [sug.bundle.run(f_all[i:i + ONNX_BATCH]) for i in range(0, n_batch, ONNX_BATCH)]

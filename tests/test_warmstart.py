@@ -76,11 +76,10 @@ def test_rebuilt_batchnorm_statistics_are_those_of_the_calibration_curves(tmp_pa
 
 
 def test_shipped_bundle_loads_into_its_training_architecture():
-    """The committed bundle is a valid starting point for the next run (full.yaml's architecture)."""
-    from training.train import build_model, load_config
-    cfg = load_config("training/configs/full.yaml")
-    model = build_model(cfg)
+    """The committed bundle is a valid starting point for the next run (the architecture its card records)."""
+    from training.train import build_model, source_config
     bundle = ModelBundle.load()
+    model = build_model(source_config(bundle.onnx_path))
     load_onnx_weights(model, bundle.onnx_path, _features(64, 1))
     x = _features(8, 2)
     with torch.no_grad():

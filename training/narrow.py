@@ -1,8 +1,8 @@
 """Start a narrower network from a trained wider one (structured channel pruning).
 
 ``narrow_into(src, dst)`` copies a trained :class:`CurveNet` into one with the same stages, kernel
-and heads but fewer channels in some stages (the ReLU 16-48-64-96 network of issue 7 from the
-shipped 24-48-64-96 one). Per stage it keeps the residual-stream channels that the next stage (or
+and heads but fewer channels in some stages (the shipped ReLU 16-48-64-96 network of issue 7 from
+stage 5's 24-48-64-96 one). Per stage it keeps the residual-stream channels that the next stage (or
 the pooling head) reads most (L2 norm of the consumer weights over that input channel), and per
 block the inner channels with the largest conv1 x BatchNorm x conv2 gain; every weight and
 BatchNorm statistic is the source's, sliced. The activation may differ (it has no weights).
