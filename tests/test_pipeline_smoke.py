@@ -111,6 +111,15 @@ def test_second_stage_can_start_from_an_exported_bundle(smoke_run, tmp_path):
     assert [s.get("steps") for s in stages] == [first_card["training"]["steps"], second["step"]]
     assert stages[0]["onnx_sha256"] == first_card["onnx_sha256"] and stages[0].get("known", True)
 
+    # resuming stage 2 now (its source file holds another model) keeps the lineage of its start
+    cfg2 = train.load_config(SMOKE, out_dir=str(tmp_path), database=str(out / "db.h5"), max_steps=2, lr=0.0,
+                             init_from=str(onnx_path))
+    train.train(cfg2, resume=True, log=lambda m: None)
+    resumed = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert resumed["step"] == 2
+    assert resumed["config"]["init_from_stages"] == second["config"]["init_from_stages"]
+    assert resumed["config"]["init_from_sha256"] == second["config"]["init_from_sha256"] != file_sha256(str(onnx_path))
+
 
 def test_distill_loss_is_the_softened_kl_divergence():
     import torch

@@ -256,6 +256,9 @@ def train(cfg: dict, resume: bool = False, log=print) -> str:
         log(f"weights from {cfg['init_from']}")
     if resume and os.path.exists(ckpt_path):
         state = torch.load(ckpt_path, weights_only=False)
+        for key in ("init_from_sha256", "init_from_stages"):   # the lineage frozen when the run started
+            if key in state["config"]:
+                cfg[key] = state["config"][key]
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         step, elapsed, history = state["step"], state["elapsed"], state["history"]
