@@ -32,6 +32,16 @@ def sphere_curve(r=60.0, n=150, qmin=0.003, qmax=0.4, noise=0.03, seed=0):
     return q, i * (1 + noise * rng.standard_normal(n)), sigma
 
 
+def random_features(n: int, seed: int) -> np.ndarray:
+    """(n, channels, grid) float32 network input of random values: a window of covered bins per curve
+    (never empty: the runtime refuses such curves) with a few gaps; for tests of the network code."""
+    from sasview_automodel.grid import CHANNELS, GRID_Q
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, len(CHANNELS), GRID_Q.size)).astype(np.float32)
+    x[:, 1] = (rng.uniform(size=(n, GRID_Q.size)) < 0.9) & (np.arange(GRID_Q.size) > rng.integers(0, 100, (n, 1)))
+    return x
+
+
 def same_result(a, b, tol: float = 2e-5) -> bool:
     """Two result dicts agree: same models in the same order, numbers within ``tol`` (float32
     network outputs differ in the last digits with the batch size onnxruntime is given)."""

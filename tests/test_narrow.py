@@ -1,23 +1,21 @@
 """Narrowing a trained network into one with fewer channels (training/narrow.py)."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
-from sasview_automodel.grid import CHANNELS, GRID_Q  # noqa: E402
+from sasview_automodel.grid import CHANNELS  # noqa: E402
 from training.model import CurveNet  # noqa: E402
-from training.narrow import narrow_into, recalibrate_batchnorm  # noqa: E402
+from training.average import recompute_batchnorm  # noqa: E402
+from training.narrow import narrow_into  # noqa: E402
+from tests.conftest import random_features  # noqa: E402
 
 N_REG, N_SQ = 31, 4
 
 
 def _features(n: int, seed: int) -> torch.Tensor:
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, len(CHANNELS), GRID_Q.size)).astype(np.float32)
-    x[:, 1] = (rng.uniform(size=(n, GRID_Q.size)) < 0.9) & (np.arange(GRID_Q.size) > rng.integers(0, 100, (n, 1)))
-    return torch.from_numpy(x)
+    return torch.from_numpy(random_features(n, seed))
 
 
 def _net(widths, activation="gelu", seed=0) -> CurveNet:
@@ -74,7 +72,7 @@ def test_after_a_real_narrowing_recalibration_measures_the_new_statistics():
     dst = _net((8, 16, 24), activation="relu", seed=5)
     narrow_into(src, dst)
     x = _features(256, 6)
-    recalibrate_batchnorm(dst, x)
+    recompute_batchnorm(dst, x.split(512))
     assert not dst.training
     # the first BatchNorm of stage 1 sees the narrowed stream: its running mean is now that input's mean
     seen = {}

@@ -10,16 +10,13 @@ from sasview_automodel.bundle import ModelBundle
 from sasview_automodel.grid import CHANNELS, GRID_Q
 from training.model import Conv2dTrunk, CurveNet
 from training.warmstart import load_onnx_weights
+from tests.conftest import random_features
 
 N_REG, N_SQ = 31, 4
 
 
 def _features(n: int, seed: int) -> torch.Tensor:
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, len(CHANNELS), GRID_Q.size)).astype(np.float32)
-    # a window of covered bins per curve (never empty: the runtime refuses such curves), a few gaps
-    x[:, 1] = (rng.uniform(size=(n, GRID_Q.size)) < 0.9) & (np.arange(GRID_Q.size) > rng.integers(0, 100, (n, 1)))
-    return torch.from_numpy(x)
+    return torch.from_numpy(random_features(n, seed))
 
 
 def _export(net: CurveNet, path: str, bank: np.ndarray | None = None, k: int = 3) -> None:

@@ -6,7 +6,7 @@ stage 5's 24-48-64-96 one). Per stage it keeps the residual-stream channels that
 the pooling head) reads most (L2 norm of the consumer weights over that input channel), and per
 block the inner channels with the largest conv1 x BatchNorm x conv2 gain; every weight and
 BatchNorm statistic is the source's, sliced. The activation may differ (it has no weights).
-``recalibrate_batchnorm`` then re-measures every BatchNorm on training curves, since dropped
+``training.average.recompute_batchnorm`` then re-measures every BatchNorm on training curves, since dropped
 channels (and ReLU for GELU) shift what the layers after them see. Fine-tuning with
 distillation from the source (train.py, ``distill``) recovers the rest.
 """
@@ -107,20 +107,3 @@ def narrow_into(src: CurveNet, dst: CurveNet) -> dict[str, list[int]]:
             else:
                 target.load_state_dict(module.state_dict())
     return kept
-
-
-@torch.no_grad()
-def recalibrate_batchnorm(model: nn.Module, features: torch.Tensor, batch: int = 512) -> None:
-    """Re-measure every BatchNorm's running mean and variance on ``features`` (B, C, G): the exact
-    average over all of them (momentum None), affine parameters unchanged; ``model`` left in eval mode."""
-    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    saved = [m.momentum for m in bns]
-    for m in bns:
-        m.reset_running_stats()
-        m.momentum = None
-    model.train()
-    for i in range(0, len(features), batch):
-        model(features[i:i + batch])
-    for m, momentum in zip(bns, saved):
-        m.momentum = momentum
-    model.eval()

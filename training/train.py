@@ -172,26 +172,28 @@ def init_weights(model: CurveNet, source: str, train_db: Database, seed: int, au
     BatchNorms rebuilt on training curves, training/warmstart.py). A source with wider stages is
     narrowed into ``model`` (training/narrow.py); the activation may differ. Returns the sha256 of an ONNX
     source (the file may be replaced later, by an export), None for a checkpoint."""
-    from training.narrow import architecture, narrow_into, recalibrate_batchnorm
-    source_model = build_model(source_config(source))
-    narrowing = architecture(source_model)["widths"] != architecture(model)["widths"]
-    target = source_model if narrowing else model
+    from training.narrow import architecture, narrow_into
+    checkpoint = None if source.endswith(".onnx") else torch.load(source, weights_only=False)
+    source_cfg = checkpoint["config"] if checkpoint is not None else source_config(source)
+    narrowing = tuple(source_cfg["model"]["widths"]) != architecture(model)["widths"]
+    target = build_model(source_cfg) if narrowing else model
     rng = np.random.default_rng([seed, 777])
     calibration = None
-    if source.endswith(".onnx") or narrowing:
+    if checkpoint is None or narrowing:
         rows = rng.integers(0, len(train_db), calibration_curves)
         calibration = torch.from_numpy(train_batch(train_db, rows, rng, aug)[0])
     sha = None
-    if not source.endswith(".onnx"):
-        target.load_state_dict(torch.load(source, weights_only=False)["model"])
+    if checkpoint is not None:
+        target.load_state_dict(checkpoint["model"])
     else:
         from sasview_automodel.bundle import file_sha256
         from training.warmstart import load_onnx_weights
         load_onnx_weights(target, source, calibration)
         sha = file_sha256(source)
     if narrowing:   # fewer channels (training/narrow.py): the source's strongest, BatchNorms re-measured
-        narrow_into(source_model, model)
-        recalibrate_batchnorm(model, calibration)
+        from training.average import recompute_batchnorm
+        narrow_into(target, model)
+        recompute_batchnorm(model, calibration.split(512))
     return sha
 
 
