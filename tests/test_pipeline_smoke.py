@@ -227,6 +227,15 @@ def test_paired_difference_and_its_standard_error():
     assert paired_difference(a, a) == (0.0, 0.0)
 
 
+def test_curves_per_family_is_a_count_capped_by_the_test_split_or_all_of_it():
+    from training.evaluate import curves_per_family
+    assert curves_per_family({"eval_per_family": 2000}, 7502) == 2000
+    assert curves_per_family({"eval_per_family": 9000}, 7502) == 7502
+    assert curves_per_family({"eval_per_family": "all"}, 7502) == 7502
+    with pytest.raises(ValueError):
+        curves_per_family({"eval_per_family": "most"}, 7502)
+
+
 def test_compare_scores_every_bundle_on_the_same_curves(smoke_run, tmp_path):
     """The smoke bundle against itself and against a copy with its classifier biased towards one class."""
     out, _ = smoke_run

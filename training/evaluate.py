@@ -153,11 +153,18 @@ def evaluation_rng(cfg: dict) -> np.random.Generator:
     return np.random.default_rng([evaluation_seed(cfg), 31337])
 
 
+def curves_per_family(cfg: dict, n_test: int) -> int:
+    """Test curves drawn per instrument family: ``eval_per_family`` of the ``n_test`` test sets, or
+    every one of them where it says ``all`` (or asks for more than there are)."""
+    wanted = cfg["eval_per_family"]
+    return n_test if wanted == "all" else min(int(wanted), n_test)
+
+
 def family_results(suggester: Suggester, db, heldout: list[str], cfg: dict, rng: np.random.Generator,
                    log=print, bank=None) -> dict:
     """Test curves per family (train-like first, then each held-out family), as the report uses them;
     with ``bank`` (training/structure.SBank) the concentrated ones."""
-    n = min(cfg["eval_per_family"], len(db))
+    n = curves_per_family(cfg, len(db))
     results = {}
     for fam in ["train-like", *heldout]:
         rows = rng.choice(len(db), size=n, replace=False)
