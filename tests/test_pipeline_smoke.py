@@ -178,6 +178,21 @@ def test_a_narrower_relu_network_starts_from_the_wider_model(smoke_run, tmp_path
     assert torch.equal(narrowed["blocks.2.conv1.weight"], w["blocks.2.conv1.weight"][:, rows])
 
 
+def test_weighted_cross_entropy_down_weights_unidentifiable_curves():
+    import torch
+    import torch.nn.functional as F
+    from training.train import weighted_cross_entropy
+
+    g = torch.Generator().manual_seed(0)
+    logits, y = torch.randn(6, 9, generator=g), torch.tensor([0, 1, 2, 3, 4, 5])
+    ident = torch.tensor([True, True, False, True, False, False])
+    per = F.cross_entropy(logits, y, reduction="none")
+    assert torch.isclose(weighted_cross_entropy(logits, y, ident), per.mean())
+    w = torch.tensor([1.0, 1.0, 0.3, 1.0, 0.3, 0.3])
+    assert torch.isclose(weighted_cross_entropy(logits, y, ident, 0.3), (per * w).sum() / w.sum())
+    assert torch.isclose(weighted_cross_entropy(logits, y, ident, 0.0), per[ident].mean())
+
+
 def test_embedding_distill_loss_is_one_minus_the_cosine():
     import torch
     from training.train import embedding_distill_loss
@@ -264,6 +279,11 @@ def test_compare_scores_every_bundle_on_the_same_curves(smoke_run, tmp_path):
     pooled = next(r for r in rows if r["family"] == "held-out pooled" and r["subset"] == "all")
     assert pooled["n"] == 4 * cfg["eval_per_family"] and pooled["top1"][2] < 0.5   # sphere is 1 class of 9
     assert "+-" in compare.table(rows, ["a", "b", "biased"])
+    val = compare.compare(cfg, [card, card], log=lambda m: None, split="val")   # ship decisions: validation sets
+    val_pooled = next(r for r in val if r["family"] == "held-out pooled" and r["subset"] == "all")
+    assert val_pooled["n"] == 4 * cfg["eval_per_family"] and val_pooled["top1"][0] == val_pooled["top1"][1]
+    with pytest.raises(ValueError, match="split"):
+        compare.compare(cfg, [card, card], log=lambda m: None, split="train")
 
 
 def test_simulated_curves_are_deterministic_per_index():

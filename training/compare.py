@@ -8,6 +8,9 @@ The dilute test curves of training/evaluate.py (same seed, rows and instrument d
 bundle on identifiable curves and on all curves, and each bundle's difference to the first one with
 its paired standard error (the spread of the per-curve differences / sqrt(n)): two bundles scored on
 the same curves differ by much less noise than two independent draws. Prints a markdown table.
+
+``--split val`` draws the same way from the validation sets instead: what a ship decision between
+candidates is made on, so that the test split is looked at once, for the figures reported.
 """
 from __future__ import annotations
 
@@ -31,10 +34,13 @@ def paired_difference(correct_a: np.ndarray, correct_b: np.ndarray) -> tuple[flo
     return float(d.mean()), float(d.std(ddof=1) / np.sqrt(d.size))
 
 
-def compare(cfg: dict, cards: list[str], log=print) -> list[dict]:
-    """Rows (family, subset, n, top-1 per card, difference to the first card and its SE)."""
+def compare(cfg: dict, cards: list[str], log=print, split: str = "test") -> list[dict]:
+    """Rows (family, subset, n, top-1 per card, difference to the first card and its SE) on the
+    ``split`` ("test" or "val") sets."""
+    if split not in ("test", "val"):
+        raise ValueError(f"split must be 'test' or 'val', not {split!r}")
     suggesters = [Suggester(c) for c in cards]
-    db = load_database(cfg["database"], with_params=True, with_radius_effective=True).subset("test")
+    db = load_database(cfg["database"], with_params=True, with_radius_effective=True).subset(split)
     heldout = list(load_instruments()["held_out"])
     results = family_results(suggesters[0], db, heldout, cfg, evaluation_rng(cfg), log)
     correct = {}   # family -> (identifiable mask, [top-1 correct per card])
@@ -71,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--database")
     ap.add_argument("--cards", nargs="+", required=True, help="model cards; differences are to the first")
     ap.add_argument("--labels", nargs="+", help="column names (default: A, B, C, ...)")
+    ap.add_argument("--split", choices=("test", "val"), default="test",
+                    help="val: validation sets, for choosing what to ship (default: test)")
     args = ap.parse_args(argv)
     if len(args.cards) < 2:
         ap.error("give at least two cards")
@@ -78,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(labels) != len(args.cards):
         ap.error("give one label per card")
     cfg = load_config(args.config, database=args.database)
-    print(table(compare(cfg, args.cards, log=lambda m: print(m, file=sys.stderr)), labels))
+    print(table(compare(cfg, args.cards, log=lambda m: print(m, file=sys.stderr), split=args.split), labels))
     return 0
 
 

@@ -184,14 +184,16 @@ def _mixture(db: Database, r: int, rng: np.random.Generator, family: str, tries:
 
 
 def train_batch(db: Database, rows: np.ndarray, rng: np.random.Generator, aug: Augmentation | None,
-                family: str = "train"):
+                family: str = "train", with_identifiable: bool = False):
     """Like ``batch`` with concentrated and outlier-exposure curves mixed in. Returns
     (x, y, targets, mask, sq_y, volfraction, volfraction_mask): ``y`` is -1 for exposure curves,
-    ``sq_y`` 0 for no visible S(q) else 1 + row of STRUCTURE_FACTORS (-1 for exposure curves)."""
+    ``sq_y`` 0 for no visible S(q) else 1 + row of STRUCTURE_FACTORS (-1 for exposure curves).
+    ``with_identifiable`` appends a bool array: the curve's size features are inside its window
+    (instrument.identifiable; False for exposure curves)."""
     from training.exposure import exposure_curve
     from training.structure import visible, visible_window
 
-    feats, y, sq_y, vf = [], [], [], []
+    feats, y, sq_y, vf, ident = [], [], [], [], []
     for r in rows:
         inst = draw_instrument(rng, family)
         u = rng.uniform()
@@ -209,6 +211,7 @@ def train_batch(db: Database, rows: np.ndarray, rng: np.random.Generator, aug: A
         obs = observe(db.q, i_fine, inst, rng)
         feats.append(featurize(*obs.as_tuple())[0])
         y.append(label)
+        ident.append(label >= 0 and identifiable(obs, tuple(db.lengths[r])))
         if label < 0:
             sq_y.append(-1), vf.append(-1.0)
         elif s is not None and visible(s, db.q, *visible_window(obs)):
@@ -220,4 +223,5 @@ def train_batch(db: Database, rows: np.ndarray, rng: np.random.Generator, aug: A
     t, m = regression_targets(db, np.asarray(rows), q_reference(x))
     m = m * (y >= 0)[:, None]
     vf = np.array(vf, np.float32)
-    return x, y, t, m, np.array(sq_y, np.int64), 4.0 * np.maximum(vf, 0), (vf >= 0).astype(np.float32)
+    out = (x, y, t, m, np.array(sq_y, np.int64), 4.0 * np.maximum(vf, 0), (vf >= 0).astype(np.float32))
+    return out + (np.array(ident, bool),) if with_identifiable else out

@@ -62,7 +62,7 @@ class Batches(IterableDataset):
         rng = np.random.default_rng([self.seed, info.id if info else 0, int(time.time() * 1e3) % 2**31])
         while True:
             rows = rng.integers(0, len(self.db), self.batch_size)
-            yield tuple(torch.from_numpy(a) for a in train_batch(self.db, rows, rng, self.aug))
+            yield tuple(torch.from_numpy(a) for a in train_batch(self.db, rows, rng, self.aug, with_identifiable=True))
 
 
 def uses_structure(cfg: dict) -> bool:
@@ -73,6 +73,19 @@ def build_model(cfg: dict) -> CurveNet:
     return CurveNet(len(CHANNELS), len(CLASS_NAMES), tuple(cfg["model"]["widths"]), cfg["model"]["embedding"],
                     n_regression=len(REGRESSION_SLOTS), n_structure=len(STRUCTURE_FACTORS) if uses_structure(cfg) else 0,
                     kernel=int(cfg["model"].get("kernel", 5)), activation=cfg["model"].get("activation", "gelu"))
+
+
+def weighted_cross_entropy(logits: torch.Tensor, y: torch.Tensor, identifiable: torch.Tensor,
+                           unidentifiable_weight: float = 1.0) -> torch.Tensor:
+    """Cross-entropy, a weighted mean: curves whose size features lie outside their q window count
+    ``unidentifiable_weight`` (1: the plain mean). Their label is partly a guess (a sphere and an
+    ellipsoid seen only in the Guinier regime), so a lower weight leaves the network's capacity to
+    the curves the data can decide."""
+    per_curve = F.cross_entropy(logits, y, reduction="none")
+    if unidentifiable_weight == 1.0:
+        return per_curve.mean()
+    w = torch.where(identifiable, 1.0, unidentifiable_weight).to(per_curve.dtype)
+    return (per_curve * w).sum() / w.sum().clamp_min(1e-6)
 
 
 def distill_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -279,7 +292,7 @@ def train(cfg: dict, resume: bool = False, log=print) -> str:
                         persistent_workers=False)
     t0, last_ckpt, last_log = time.time() - elapsed, time.time(), time.time()
     max_seconds = cfg["max_minutes"] * 60
-    for x, y, target, tmask, sq_y, vf, vf_mask in loader:
+    for x, y, target, tmask, sq_y, vf, vf_mask, ident in loader:
         elapsed = time.time() - t0
         progress = max(step / cfg["max_steps"], elapsed / max_seconds)
         if progress >= 1.0:
@@ -290,7 +303,7 @@ def train(cfg: dict, resume: bool = False, log=print) -> str:
         with autocast(cfg):
             logits, emb, params, *structure = (o.float() for o in model(x))
         known = y >= 0
-        ce = F.cross_entropy(logits[known], y[known])
+        ce = weighted_cross_entropy(logits[known], y[known], ident[known], float(cfg.get("unidentifiable_weight", 1.0)))
         reg = (F.smooth_l1_loss(params, target, reduction="none", beta=0.1) * tmask).sum() / tmask.sum().clamp_min(1)
         loss = ce + cfg["supcon_weight"] * supcon_loss(emb, y, cfg["supcon_temperature"]) + cfg["regression_weight"] * reg
         kd = ekd = torch.zeros(())
