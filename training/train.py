@@ -16,6 +16,8 @@ the labels, and with ``embedding_weight`` > 0 also the direction of its embeddin
 carries the outlier score's geometry (needs the same embedding size).
 ``precision: bf16`` runs the forward passes under bfloat16 autocast (the weights, the optimiser and
 the losses stay float32; about 2 x faster on CPUs with AVX-512 BF16 / AMX); export is float32 as always.
+``unidentifiable_weight: 0.3`` (stage 8; default 1) weights the cross-entropy of curves whose size
+features lie outside their q window (the evaluation's identifiability rule) 0.3 instead of 1.
 """
 from __future__ import annotations
 
