@@ -286,7 +286,8 @@ def _progress(total: int, enabled: bool):
 
 
 def flat_row(row: dict, top: int) -> dict:
-    """One CSV row: file, entry, model_k/probability_k for k <= top, confidence, outlier, error."""
+    """One CSV row: file, entry, model_k/probability_k for k <= top, confidence, outlier, family,
+    family_probability, plausible_models (space-separated, best first), parameters, warnings, error."""
     out = {"file": row.get("file"), "entry": row.get("entry"), "error": row.get("error") or ""}
     ranking = row.get("ranking") or []
     for k in range(top):
@@ -295,6 +296,9 @@ def flat_row(row: dict, top: int) -> dict:
     out["confidence"] = row.get("confidence", "")
     out["outlier"] = row.get("outlier", "")
     out["outlier_score"] = row.get("outlier_score", "")
+    out["family"] = row.get("family", "")
+    out["family_probability"] = row.get("family_probability", "")
+    out["plausible_models"] = " ".join(row.get("plausible_models") or [])
     out["parameters"] = json.dumps(row["parameters"]) if row.get("parameters") else ""
     out["warnings"] = " | ".join(row.get("warnings") or [])
     return out

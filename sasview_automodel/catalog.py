@@ -216,6 +216,51 @@ def get(name: str) -> ModelClass:
     return BY_NAME[name]
 
 
+# -- shape families (issue 25: answers at the level the data support) --------------------------
+# Every class belongs to exactly one family. A family's probability is the sum of its members'
+# calibrated probabilities, recalibrated on validation curves (the card's ``families``
+# temperature, sasview_automodel/sets.py). Why this split (docs/design.md, "Shape families"):
+# the confusions the data cannot resolve lie mostly inside a family (sphere / core-shell sphere /
+# vesicle; cylinder / ellipsoid / parallelepiped at modest aspect ratios; core-shell ellipsoid /
+# core-shell cylinder), while the isotropic vs anisotropic question is what a SAS expert reads
+# first off a curve (a Guinier knee then Porod, versus the q^-1 or q^-2 mid-q slope of rods and discs).
+@dataclass(frozen=True)
+class ShapeFamily:
+    """A group of catalog classes that share a shape: its members and what it says to a user."""
+
+    name: str                       # machine name (to_dict()["family"])
+    label: str                      # short name for tables and the GUI
+    members: tuple[str, ...]        # sasmodels names, CLASSES order
+    words: str                      # how the panel says it: "a compact, sphere-like particle"
+
+
+FAMILIES: tuple[ShapeFamily, ...] = (
+    ShapeFamily(name="compact", label="Compact (sphere-like)",
+                members=("sphere", "core_shell_sphere", "vesicle"),
+                words="a compact, sphere-like particle (solid, core-shell or hollow)"),
+    ShapeFamily(name="anisotropic", label="Elongated or flat",
+                members=("ellipsoid", "core_shell_ellipsoid", "cylinder", "core_shell_cylinder", "hollow_cylinder",
+                         "parallelepiped"),
+                words="an elongated or flat particle (a rod, disc, ellipsoid or prism)"),
+)
+FAMILY_NAMES: tuple[str, ...] = tuple(f.name for f in FAMILIES)
+FAMILY_OF: dict[str, str] = {m: f.name for f in FAMILIES for m in f.members}
+
+
+def family(name: str) -> ShapeFamily:
+    """The FAMILIES row of a family name."""
+    return FAMILIES[FAMILY_NAMES.index(name)]
+
+
+def family_matrix(classes: Sequence[str]) -> np.ndarray:
+    """(len(classes), len(FAMILIES)) 0/1 membership matrix: ``probs @ family_matrix(classes)``
+    are the raw family sums of probabilities given in ``classes`` order."""
+    m = np.zeros((len(classes), len(FAMILIES)))
+    for k, c in enumerate(classes):
+        m[k, FAMILY_NAMES.index(FAMILY_OF[c])] = 1.0
+    return m
+
+
 # -- regression targets (starting parameters predicted by the network) -------------------------
 # One slot per (class, start parameter) plus the polydispersity of each class's pd_param.
 # Lengths are encoded as log10(length * q_ref), with q_ref the first q of the data on the

@@ -27,9 +27,24 @@ def _table(result: dict, top: int) -> str:
     lines.append(f"  confidence {result['confidence']:.0%}" + ("   OUTLIER: " + result["reason"] if result["outlier"] else ""))
     if result.get("structure_factor"):
         lines.append("  " + _structure_line(result["structure_factor"]))
+    lines += _family_lines(result)
     for w in result["warnings"]:
         lines.append(f"  note: {w}")
     return "\n".join(lines)
+
+
+def _family_lines(result: dict) -> list[str]:
+    """The shape family with its probability, the plausible models, and the plain-words note."""
+    if not result.get("family"):
+        return []
+    from .catalog import family
+    from .sets import family_note
+
+    plausible = result.get("plausible_models") or []
+    lines = [f"  family:             {family(result['family']).label} (p = {result['family_probability']:.2f})",
+             f"  plausible models:   {', '.join(plausible)}"]
+    note = family_note(result["family"], result["family_probability"], plausible)
+    return lines + ([f"  {note}"] if note else [])
 
 
 def _structure_line(sf: dict) -> str:

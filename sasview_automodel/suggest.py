@@ -6,7 +6,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from . import catalog, grid, scoring
+from . import catalog, grid, scoring, sets
 from .bundle import ModelBundle
 from .curve import Curve, load_file, make_curve
 from .errors import InputError
@@ -85,6 +85,14 @@ class Suggestion:
     entry: int = 0
     reason: str = ""
     structure_factor: StructureFactorSuggestion | None = None  # None: the bundle has no structure head
+    family: str = ""                     # shape family of catalog.FAMILIES (the most probable one)
+    family_probability: float = 0.0      # its calibrated probability (sets.SetModel)
+    plausible_models: list[str] = field(default_factory=list)  # the plausible set, best first (sets.py)
+
+    @property
+    def family_note(self) -> str:
+        """Plain words when the top-1 is uncertain (several plausible models), else ""."""
+        return sets.family_note(self.family, self.family_probability, self.plausible_models)
 
     @property
     def best(self) -> str:
@@ -151,6 +159,9 @@ class Suggestion:
             "fit": ({"ranking": [{"model": m, "weight": round(w, 6)} for m, w in self.fit_ranking],
                      "candidates": {m: f.to_dict() for m, f in self.fits.items()}} if self.fits else None),
             "structure_factor": self.structure_factor.to_dict() if self.structure_factor else None,
+            "family": self.family,
+            "family_probability": round(float(self.family_probability), 6),
+            "plausible_models": list(self.plausible_models),
             "warnings": list(self.warnings),
         }
 
@@ -184,6 +195,7 @@ class Suggester:
             raise BundleError(f"model card {self.bundle.card_path} names structure factors {unknown} unknown to "
                               "this catalog: use the sasview-automodel version the bundle was exported with")
         self.structure_temperature = float(structure["temperature"]) if structure else 1.0
+        self.sets = sets.SetModel.from_card(card)   # shape families and plausible sets (fallback without constants)
         self._outlier_hint = ("aggregates, a mixture of sizes, lamellar or Bragg peaks, polymer chains, or a model "
                               "outside the catalog" if structure else
                               "a structure factor, aggregates, a mixture, or a model outside the catalog")
@@ -239,6 +251,7 @@ class Suggester:
         conf = scoring.confidence(scoring.confidence_features(probs, self.outliers.excess(scores), features),
                                   self.confidence_weights, outliers, self.confidence_recalibration)
         result = {"probs": probs, "outlier_score": scores, "outlier": outliers, "confidence": conf,
+                  "family_probs": self.sets.family_probs(probs), "plausible_size": self.sets.sizes(probs),
                   "params": out.get("params"), "logits": out["logits"], "embedding": out["embedding"],
                   "knn_distance": out.get("knn_distance")}
         if self.structure_names and "structure_logits" in out:
@@ -267,6 +280,9 @@ class Suggester:
         # the per-curve loop reads Python lists (one conversion per batch, not per value); the
         # row-wise argsort is the per-row np.argsort(-p), so ties keep their order
         orders = np.argsort(-probs, axis=1).tolist()
+        families = scored["family_probs"].argmax(axis=1).tolist()
+        family_probs = scored["family_probs"].max(axis=1).tolist()
+        set_sizes = scored["plausible_size"].tolist()
         labels = [catalog.CLASS_NAMES.index(m) for m in self.classes]
         rows = regression.tolist() if regression is not None else [None] * len(curves)
         q_refs = grid.GRID_Q[[info.first_bin for info in infos]].tolist()
@@ -289,7 +305,8 @@ class Suggester:
                 ranking=ranking, confidence=cf, outlier=outlier, outlier_score=s,
                 outlier_threshold=self.ood_threshold, parameters=dict(candidates.get(ranking[0][0], {})),
                 candidate_parameters=candidates, warnings=warnings, name=c.name, source=c.source, entry=c.entry,
-                reason=reason, structure_factor=structure))
+                reason=reason, structure_factor=structure, family=catalog.FAMILY_NAMES[families[n]],
+                family_probability=family_probs[n], plausible_models=[m for m, _ in ranking[:set_sizes[n]]]))
             if fit and candidates:
                 self._fit(results[-1], c, fit_top, fit_budget)
         return results

@@ -332,6 +332,7 @@ def evaluate(cfg: dict, card_path: str, report: str, per_pair: int = 6, log=prin
     conf, pairs = confused_pairs(results, heldout)
     pairs_report = physical_confusions({f: results[f] for f in heldout}, db, pairs[:3], per_pair, evaluation_seed(cfg), log) if per_pair else []
     summary = write_report(report, results, families, conf, pairs_report, bundle.card, command, heldout)
+    summary["sets"] = append_sets_report(report, results, suggester, heldout)
     concentrated = {}
     if suggester.structure_names:
         from training.structure import SBank
@@ -368,6 +369,17 @@ def evaluate(cfg: dict, card_path: str, report: str, per_pair: int = 6, log=prin
         json.dump(card, f, indent=1)
     log(f"wrote {report}; metrics added to {card_path}")
     return summary
+
+
+def append_sets_report(report: str, results: dict, suggester: Suggester, heldout: list[str]) -> dict:
+    """Shape families and plausible sets per test set (training/calibrate_sets.sets_report),
+    appended to the report; returns their metrics."""
+    from training.calibrate_sets import sets_report
+
+    lines, metrics = sets_report(results, suggester.sets, heldout)
+    with open(report, "a") as f:
+        f.write("\n".join(lines) + "\n")
+    return metrics
 
 
 def structure_report(dilute: dict, concentrated: dict, heldout: list[str]) -> tuple[list[str], dict]:

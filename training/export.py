@@ -9,6 +9,7 @@ training-family instruments:
   (Mahalanobis distance, Lee et al. 2018), from train-split curves,
 * the outlier threshold: the distance below which ``ood_tpr`` of in-distribution
   validation curves fall.
+* the shape-family temperature and the plausible-set level (training/calibrate_sets.py).
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from sasview_automodel.grid import CHANNELS, GRID_Q
 from sasview_automodel.scoring import (CONFIDENCE_FEATURES, OUTLIER_CONFIDENCE_CAP, OutlierModel, combined_score,
                                          confidence, confidence_features, fit_isotonic, fit_logistic, knn_distance,
                                          mahalanobis_min, softmax)
+from training.calibrate_sets import fit_constants as fit_set_constants
 from training.data import load_database, train_batch
 from training.model import Conv2dTrunk
 from training.train import augmentation, build_model, earlier_stages, load_config, uses_structure
@@ -183,6 +185,7 @@ def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
                      **({"averaged_steps": [a["step"] for a in ckpt["averaged"]]} if ckpt.get("averaged") else {})},
         "metrics": {},
     }
+    card.update(fit_set_constants(p_va, y_va))   # shape families and plausible sets (training/calibrate_sets.py)
     card_path = os.path.join(out_dir, f"{name}.card.json")
     with open(card_path, "w") as f:
         json.dump(card, f, indent=1)
