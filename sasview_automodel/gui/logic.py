@@ -7,6 +7,8 @@
 * ``confidence_level``: the colour band a person reads at a glance.
 * ``structure_text`` / ``structure_for_fitting``: what the panel says about a structure factor
   S(q), and the S(q) part of the hand-off of a P@S model to Fitting.
+* ``family_text``: the shape family, the plausible models and, when the top-1 is uncertain, what
+  that means in plain words.
 """
 from __future__ import annotations
 
@@ -43,6 +45,22 @@ def structure_text(structure) -> str:
     interactions suggested (p = 0.87)", "dilute: no structure factor needed (p = 0.93)"), or ""
     when the bundle has no structure-factor head."""
     return "" if structure is None else structure.summary
+
+
+def family_text(suggestion) -> str:
+    """The panel's shape-family line: the family with its probability and the plausible models,
+    then, when the top-1 model is uncertain, the plain-words note (sets.family_note); "" for a
+    suggestion without a family."""
+    if suggestion is None or not getattr(suggestion, "family", ""):
+        return ""
+    from .. import catalog
+
+    plausible = list(getattr(suggestion, "plausible_models", []) or [])
+    names = ", ".join(catalog.get(m).label if m in catalog.BY_NAME else m for m in plausible)
+    text = (f"Shape family: {catalog.family(suggestion.family).label} ({suggestion.family_probability:.0%}). "
+            f"Plausible models (\u2713, the right one is among them about 9 times in 10): {names}.")
+    note = suggestion.family_note
+    return text + ("\n" + note if note else "")
 
 
 def structure_for_fitting(suggestion, model: str) -> tuple[str, dict] | None:

@@ -1,4 +1,5 @@
-"""The "Model Suggestion" panel: ranked models, confidence, outlier banner, data plot.
+"""The "Model Suggestion" panel: ranked models, confidence, outlier banner, shape family and plausible
+models, data plot.
 
 The panel knows nothing of SasView: it talks to a *host* object with the methods
 ``selected_items()``, ``data_from_item(item)``, ``item_name(item)`` and
@@ -47,6 +48,7 @@ class SuggestionPanel(QWidget):
         self.data = None
         self._token = 0
         self.fit_buttons: dict[str, QPushButton] = {}
+        self.plausible_marks: dict[str, QLabel] = {}   # model -> its rank label, marked plausible
         self._build()
 
     # -- construction ---------------------------------------------------------------------
@@ -94,6 +96,12 @@ class SuggestionPanel(QWidget):
                                      "\u201cOpen in Fitting\u201d then sets up the product model P@S")
         self.lblStructure.hide()
         root.addWidget(self.lblStructure)
+
+        self.lblFamily = _wrapping_label("automodelFamily")
+        self.lblFamily.setToolTip("The shape family the data support, and the models the curve cannot tell apart "
+                                  "(marked \u2713 below; each has its own \u201cOpen in Fitting\u201d button)")
+        self.lblFamily.hide()
+        root.addWidget(self.lblFamily)
 
         frame = QFrame()
         frame.setFrameShape(QFrame.StyledPanel)
@@ -187,8 +195,10 @@ class SuggestionPanel(QWidget):
             if w is not None:
                 w.deleteLater()
         self.fit_buttons = {}
+        self.plausible_marks = {}
         self.lblOutlier.hide()
         self.lblStructure.hide()
+        self.lblFamily.hide()
         self.lblConfidence.setText("\u2013")
         self.lblConfidence.setStyleSheet("")
         self.lblNotes.setText("")
@@ -205,12 +215,24 @@ class SuggestionPanel(QWidget):
                                     f"trained on. {s.reason[:1].upper() + s.reason[1:]}.")
             self.lblOutlier.show()
         self._show_structure(s)
+        family = logic.family_text(s)
+        self.lblFamily.setText(family)
+        self.lblFamily.setVisible(bool(family))
+        plausible = list(getattr(s, "plausible_models", []) or [])
         structure = getattr(s, "structure_factor", None)
         product = f"@{structure.name}" if structure is not None and structure.name else ""
-        for row, (model, p) in enumerate(s.top(TOP_K)):
-            rank = QLabel(f"{row + 1}.")
+        for row, (model, p) in enumerate(s.top(max(TOP_K, len(plausible)))):   # every plausible model gets a row
+            mark = model in plausible
+            rank = QLabel(f"{row + 1}." + (" \u2713" if mark else ""))
             label = QLabel(catalog.get(model).label if model in catalog.BY_NAME else model)
-            label.setToolTip(f"sasmodels: {model}")
+            label.setToolTip(f"sasmodels: {model}" + ("; plausible: the data cannot rule it out" if mark else ""))
+            if mark:
+                rank.setObjectName(f"automodelPlausible_{model}")
+                rank.setToolTip("plausible model: the curve cannot tell it apart from the other marked ones")
+                bold = label.font()
+                bold.setBold(True)
+                label.setFont(bold)
+                self.plausible_marks[model] = rank
             bar = QProgressBar()
             bar.setRange(0, 1000)
             bar.setValue(int(round(1000 * p)))
