@@ -1,7 +1,7 @@
 """Measure the shape-family and plausible-set constants of a bundle and write them into its card.
 
     python -m training.calibrate_sets --config training/configs/stage8.yaml --card CARD \
-        [--database DB] [--draws N] [--evaluate N|all]
+        [--database DB] [--draws N] [--evaluate N|all] [--real]
 
 On validation curves (the ``val`` split, never used for gradient steps), observed through freshly
 drawn training-family instruments with concentrated curves mixed in as in training (as
@@ -204,6 +204,50 @@ def calibrate(cfg: dict, card_path: str, draws: int | None = None, evaluate_n=No
     return out
 
 
+def real_sets(card_path: str | None = None, log=print) -> dict:
+    """On the real validation set (training/real_validation's manifest): how often the plausible set
+    holds the documented model or one its fit treats as equivalent, and the family accuracy (the
+    family of the label or of an equivalent), over in-catalog curves; per curve in ``curves``."""
+    from sasview_automodel import Suggester
+    from sasview_automodel.errors import AutomodelError
+    from training import real_validation as rv
+
+    s = Suggester(card_path)
+    curves = []
+    for row in rv.load_manifest():
+        if row["kind"] == "non_particle":
+            continue
+        path, where = rv.locate(row)
+        if path is None:
+            raise SystemExit(f"{row['id']}: not found ({where}); run python -m training.real_validation --fetch")
+        accept = {row["label"], *row["equivalents"]}
+        try:
+            res = s.suggest_curves([rv.load_curve(row, path)])[0]
+        except AutomodelError as exc:   # refused (too little q coverage): counts as missed
+            curves.append(dict(id=row["id"], kind=row["kind"], covered=False, family_right=False, size=0,
+                               plausible=[], family=None, flagged=False, error=str(exc).splitlines()[0][:120]))
+            continue
+        curves.append(dict(id=row["id"], kind=row["kind"], covered=bool(accept & set(res.plausible_models)),
+                           family_right=res.family in {catalog.FAMILY_OF[m] for m in accept},
+                           size=len(res.plausible_models), plausible=res.plausible_models, family=res.family,
+                           family_probability=round(res.family_probability, 4), flagged=bool(res.outlier),
+                           label=row["label"], equivalents=row["equivalents"], error=None))
+    n = len(curves)
+    out = dict(n=n, coverage=float(np.mean([c["covered"] for c in curves])),
+               mean_size=float(np.mean([c["size"] for c in curves])),
+               family_accuracy=float(np.mean([c["family_right"] for c in curves])),
+               coverage_unflagged=float(np.mean([c["covered"] for c in curves if not c["flagged"]] or [np.nan])),
+               curves=curves)
+    log(f"real validation set, {n} in-catalog curves: plausible set holds the label or an equivalent on "
+        f"{100 * out['coverage']:.0f} % (mean size {out['mean_size']:.2f}), family right on "
+        f"{100 * out['family_accuracy']:.0f} %")
+    for c in curves:
+        log(f"  {c['id']:<40s} {'in ' if c['covered'] else 'OUT'} {c.get('label', '')!s:<22s} family "
+            f"{c['family']} ({'right' if c['family_right'] else 'wrong'}), set {' '.join(c['plausible'])}"
+            + ("  [flagged]" if c["flagged"] else "") + (f"  [{c['error']}]" if c["error"] else ""))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", required=True)
@@ -212,12 +256,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--draws", type=int, help="instrument draws per validation set (default: the config's val_draws)")
     ap.add_argument("--evaluate", metavar="N|all",
                     help="then report the figures on N test curves per instrument family (or all)")
+    ap.add_argument("--real", action="store_true",
+                    help="then report the plausible set and family on the real validation set (training/real_data)")
     args = ap.parse_args(argv)
     from training.train import load_config
 
     cfg = load_config(args.config, database=args.database)
     n = None if args.evaluate is None else (args.evaluate if args.evaluate == "all" else int(args.evaluate))
     calibrate(cfg, args.card, args.draws, n, log=lambda m: print(m, flush=True))
+    if args.real:
+        real_sets(args.card, log=lambda m: print(m, flush=True))
     return 0
 
 
