@@ -92,8 +92,27 @@ def _resolve(module: str, dotted: str):
     return obj
 
 
+def bind_qt() -> None:
+    """Import SasView's Qt binding (PySide6) before any ``sas.qtgui`` module, as SasView's own
+    start-up does (``sas.qtgui.MainWindow.MainWindow`` imports PySide6 first).
+
+    Without it, ``import sas.qtgui.Perspectives`` in a process that has not imported PySide6 yet
+    (the launcher script runs before SasView's main window module is imported) fails: the Corfunc
+    perspective imports matplotlib's ``backend_qt5agg``, which, with ``QT_API`` unset and no Qt
+    module loaded yet, looks for PyQt5/PySide2 only. With PySide6 already in ``sys.modules``
+    matplotlib picks it, exactly as in a plain ``sasview`` run, so SasView's own perspectives
+    behave as without the plugin. Changes no environment variable. Raises ImportError when
+    PySide6 is missing (the fail-safe then disables the plugin)."""
+    import PySide6.QtCore  # noqa: F401
+    import PySide6.QtWidgets  # noqa: F401
+
+
 def check_host(required=REQUIRED) -> None:
     """Raise HostMismatch naming the first missing host call."""
+    try:
+        bind_qt()
+    except ImportError as exc:
+        raise HostMismatch(f"SasView's Qt binding PySide6 cannot be imported ({exc})") from None
     for module, dotted in required:
         try:
             _resolve(module, dotted)
@@ -126,7 +145,9 @@ def install(card_path: str | None = None, required=REQUIRED) -> bool:
     _state["original_gui_manager"] = base
     gm_module.GuiManager = manager_cls
     _state["enabled"] = True
-    log.info("sasview-automodel: plugin installed in SasView %s", sasview_version())
+    import os
+    log.info("sasview-automodel: plugin installed in SasView %s (from %s)", sasview_version(),
+             os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     return True
 
 
@@ -250,6 +271,7 @@ def make_gui_manager_class(base):
             try:
                 self.automodel_host = SasViewHost(self)
                 self.automodel_host.add_actions()
+                self.automodel_host.report_ready()
             except HOST_ERRORS as exc:
                 disable(f"adding the actions failed: {exc}")
                 _remove_perspective(self)
@@ -304,6 +326,37 @@ class SasViewHost:
                 menu.addSeparator()
             menu.addAction(action)
             self.actions.append(action)
+
+    def report_ready(self) -> None:
+        """Log ONE line saying what the plugin put into this window (what users and support
+        read, and what the user-route test checks), then one line per batch of data sets that
+        arrive in the Data Explorer (File > Load, files given on the command line)."""
+        gm, files = self.gm, self.gm.filesWidget
+        menus = [label for label, menu in (("the Data Explorer menu", files.context_menu),
+                                           ("the Analysis menu", gm._workspace.menuAnalysis))
+                 if any(a.text() == ACTION_TEXT for a in menu.actions())]
+        where = []
+        if PERSPECTIVE_NAME in gm.loadedPerspectives:
+            where.append("loaded")
+        if files.cbFitting.findText(PERSPECTIVE_NAME) >= 0:
+            where.append("in the Data Explorer's perspective list")
+        own = ", ".join(sorted(n for n in gm.loadedPerspectives if n != PERSPECTIVE_NAME))
+        log.info("sasview-automodel: ready: perspective %r %s; action %r in %s; SasView's perspectives: %s",
+                 PERSPECTIVE_NAME, " and ".join(where) or "MISSING", ACTION_TEXT,
+                 " and ".join(menus) or "NO menu", own)
+        files.model.rowsInserted.connect(self._on_rows_inserted)
+
+    def _on_rows_inserted(self, parent, first, last) -> None:
+        try:
+            if parent.isValid():
+                return  # a child row (a data set's details), not a data set
+            model = self.gm.filesWidget.model
+            names = [model.item(i).text() for i in range(first, last + 1) if model.item(i) is not None]
+            if names:
+                log.info("sasview-automodel: in the Data Explorer: %s (right-click: %r)", ", ".join(names),
+                         ACTION_TEXT)
+        except Exception:  # noqa: BLE001 - a log line must never disturb SasView
+            pass
 
     def communicator(self):
         """GuiUtils.communicate in 6.1.3 (a method on the GuiManager), an attribute in 6.2."""

@@ -14,7 +14,10 @@ for _var, _sub in (("HOME", ""), ("XDG_CONFIG_HOME", ".config"), ("XDG_DATA_HOME
                    ("XDG_CACHE_HOME", ".cache"), ("XDG_STATE_HOME", ".local/state")):
     os.environ[_var] = os.path.join(_PROFILE, _sub)
 os.environ.setdefault("SAS_OPENCL", "none")
-os.environ.setdefault("QT_API", "pyside6")
+# No QT_API here: it hid from every GUI test that the plugin disabled itself for users (issue
+# 26: matplotlib looked for Qt5 bindings). The plugin imports PySide6 itself (host.bind_qt); a
+# QT_API set in the shell is dropped so that the tests see what a user sees.
+os.environ.pop("QT_API", None)
 os.environ.pop("QT_QPA_PLATFORM", None)  # offscreen segfaults in SasView: Xvfb only
 
 import pytest  # noqa: E402
