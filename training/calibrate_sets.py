@@ -1,7 +1,7 @@
 """Measure the shape-family and plausible-set constants of a bundle and write them into its card.
 
     python -m training.calibrate_sets --config training/configs/stage8.yaml --card CARD \
-        [--database DB] [--draws N] [--evaluate N|all] [--real]
+        [--database DB] [--draws N] [--evaluate N|all] [--stress N] [--real]
 
 On validation curves (the ``val`` split, never used for gradient steps), observed through freshly
 drawn training-family instruments with concentrated curves mixed in as in training (as
@@ -168,9 +168,11 @@ def validation_probs(cfg: dict, suggester, draws: int, log=print) -> tuple[np.nd
     return np.concatenate(probs), np.concatenate(labels), np.concatenate(ident)
 
 
-def calibrate(cfg: dict, card_path: str, draws: int | None = None, evaluate_n=None, log=print) -> dict:
+def calibrate(cfg: dict, card_path: str, draws: int | None = None, evaluate_n=None, stress_n: int | None = None,
+              log=print) -> dict:
     """Measure the constants for the bundle of ``card_path``, write them into the card; with
-    ``evaluate_n`` (curves per family, or "all") report the held-out figures. Returns the metrics."""
+    ``evaluate_n`` (curves per family, or "all") report the held-out figures, with ``stress_n``
+    (curves per set) those of the prior-shift stress sets (training/stress.py). Returns the metrics."""
     from sasview_automodel import Suggester
 
     suggester = Suggester(card_path)
@@ -201,7 +203,25 @@ def calibrate(cfg: dict, card_path: str, draws: int | None = None, evaluate_n=No
         lines, metrics = sets_report(results, suggester.sets, heldout)
         print("\n".join(lines))
         out["test"] = metrics
+    if stress_n:
+        out["stress"] = stress_sets(cfg, card_path, stress_n, log)
     return out
+
+
+def stress_sets(cfg: dict, card_path: str, n: int, log=print) -> dict:
+    """Set metrics on the prior-shift stress sets (training/stress.run_stress, no outlier curves)."""
+    from sasview_automodel import Suggester
+    from training import evaluate, stress
+    from training.data import load_database
+
+    suggester = Suggester(card_path)
+    db = load_database(cfg["database"], with_params=True, with_radius_effective=True).subset("test")
+    results = stress.run_stress(suggester, db, n, evaluate.evaluation_seed(cfg), 0,
+                                int(cfg.get("stress_param_per_class", 60)), log)
+    lines, metrics = sets_report(results, suggester.sets, list(results), "Shape families and plausible sets: "
+                                 "prior-shift stress sets")
+    print("\n".join(lines).replace("**held-out pooled**", "**stress pooled**"))
+    return metrics
 
 
 def real_sets(card_path: str | None = None, log=print) -> dict:
@@ -256,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--draws", type=int, help="instrument draws per validation set (default: the config's val_draws)")
     ap.add_argument("--evaluate", metavar="N|all",
                     help="then report the figures on N test curves per instrument family (or all)")
+    ap.add_argument("--stress", type=int, metavar="N", help="then report them on N curves of each prior-shift "
+                    "stress set (training/stress.py)")
     ap.add_argument("--real", action="store_true",
                     help="then report the plausible set and family on the real validation set (training/real_data)")
     args = ap.parse_args(argv)
@@ -263,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
 
     cfg = load_config(args.config, database=args.database)
     n = None if args.evaluate is None else (args.evaluate if args.evaluate == "all" else int(args.evaluate))
-    calibrate(cfg, args.card, args.draws, n, log=lambda m: print(m, flush=True))
+    calibrate(cfg, args.card, args.draws, n, args.stress, log=lambda m: print(m, flush=True))
     if args.real:
         real_sets(args.card, log=lambda m: print(m, flush=True))
     return 0
