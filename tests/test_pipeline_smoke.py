@@ -39,6 +39,12 @@ def test_pipeline_produces_a_loadable_bundle_and_a_report(smoke_run):
     # the smoke config asks for the k-NN outlier distance (ood_knn), as the shipped stage does
     assert meta["ood"]["method_id"] == "knn+msp" and "knn_distance" in meta["outputs"]
     assert "k-NN distance on the embedding alone" in report
+    # shape families and plausible sets (issue 25): export measures their constants, evaluate reports them
+    assert meta["families"]["temperature"] > 0 and meta["families"]["partition"]["compact"][0] == "sphere"
+    assert meta["plausible"]["alpha"] == 0.1 and 0 < meta["plausible"]["level"] <= 1
+    assert s.sets.measured and s.sets.level == meta["plausible"]["level"]
+    assert "Shape families and plausible sets per instrument family" in report
+    assert set(meta["metrics"]["sets"]["held_out_pooled"]) >= {"coverage", "mean_size_ident", "family_ece"}
 
 
 def test_simulation_and_training_resume(smoke_run):
