@@ -5,18 +5,25 @@ simulated training database, which parameter carries polydispersity, and which l
 define the "size features" that a q window must contain for the curve to be identifiable.
 Adding a class is a row here plus a retrain; nothing else in the code names a model.
 
-Rules for near-degenerate shapes (documented in docs/design.md):
+Rules for near-degenerate shapes (documented in docs/design.md). The draws reach into each
+class's boundary with another class, as measured samples do; a row's ``near_degenerate`` rule
+flags the parameter sets that a curve cannot tell from the neighbouring class, and training
+gives those curves a reduced cross-entropy weight (like curves whose size features lie outside
+their window) instead of teaching the network noise:
 
-* ``ellipsoid``/``core_shell_ellipsoid``: axis ratios within 0.8-1.25 are never drawn
-  (they are spheres / core-shell spheres within any realistic noise).
-* ``core_shell_*``: the shell contrast is never near zero (|shell - solvent| >= 0.2 x
-  |core - solvent|), the core is never near-matched to the solvent (that is a vesicle or a
-  hollow shape), and core and shell contrasts never agree within 30 % (a homogeneous body).
+* ``ellipsoid``/``core_shell_ellipsoid``: axis ratios within 0.9-1.11 are never drawn (spheres);
+  0.8-1.25 is drawn and flagged.
+* ``core_shell_*``: the shell contrast may be weak (down to 1/6 of the core's) and the shell thin
+  (down to 3 % of the radius); the core is never matched to the solvent and core and shell
+  contrasts never agree within 20 % (a homogeneous body). Thin shells (< 5 % of the radius),
+  weak shells (< 1/4 of the core's contrast) and near-homogeneous bodies (within 30 %) are flagged.
 * ``vesicle``: the shell is never thicker than the (solvent-filled) core radius, and
   ``hollow_cylinder`` keeps a core radius of at least 30 % of the outer radius; thicker
   walls make them a plain sphere or cylinder.
-* ``parallelepiped``: three distinct edges, each at least 1.5x the previous; a square
-  cross-section is cylinder-like and is not drawn.
+* ``parallelepiped``: edges a <= b <= c, each pair distinct within 1.1x: near-square cross-sections
+  (b < 1.4 a, cylinder-like) are drawn and flagged.
+* polydispersity: Schulz, Gaussian or lognormal, relative width up to 0.5 (a quarter of the draws
+  above 0.25).
 """
 from __future__ import annotations
 
@@ -27,6 +34,19 @@ import numpy as np
 
 # Scattering-length densities (1e-6 / A^2) of common solvents span H2O (-0.56) to D2O (6.36).
 SOLVENT_SLD = (-0.56, 6.36)
+# Size distributions: relative width uniform over PD_NARROW, or over PD_BROAD for a share of draws.
+PD_NARROW = (0.0, 0.25)
+PD_BROAD = (0.25, 0.5)
+PD_BROAD_SHARE = 0.25
+PD_TYPES = ("schulz", "gaussian", "lognormal")
+# Core-shell contrast: core contrast = ratio x shell contrast, |ratio| up to 3, or for a share of
+# draws 3-6 (a weak shell); never |ratio| < CORE_MATCHED (core matched to the solvent) nor
+# |ratio - 1| < HOMOGENEOUS.
+CONTRAST_RATIO = 3.0
+WEAK_SHELL_RATIO = (3.0, 6.0)
+WEAK_SHELL_SHARE = 0.2
+CORE_MATCHED = 0.2
+HOMOGENEOUS = 0.2
 
 
 @dataclass(frozen=True)
@@ -86,6 +106,7 @@ class ModelClass:
     feature_lengths: Callable[[dict], tuple[float, float]]  # (largest, smallest) in A
     start_params: tuple[str, ...] = field(default=())       # parameters that get start values
     fixed: dict = field(default_factory=dict)
+    near_degenerate: Callable[[dict], bool] = lambda p: False  # a neighbouring class fits it as well
 
     def allows(self, pars: dict) -> bool:
         """Whether a stored parameter set obeys this row's current rules (filters old databases)."""
@@ -97,8 +118,9 @@ class ModelClass:
         for p in self.params:
             values[p.name] = p.draw(rng, values)
         values.update(_draw_contrast(rng, self.contrast, self.sld_names))
-        values[self.pd_param + "_pd"] = float(rng.uniform(0.0, 0.25))
-        values[self.pd_param + "_pd_type"] = str(rng.choice(["schulz", "gaussian"]))
+        broad = rng.uniform() < PD_BROAD_SHARE
+        values[self.pd_param + "_pd"] = float(rng.uniform(*(PD_BROAD if broad else PD_NARROW)))
+        values[self.pd_param + "_pd_type"] = str(rng.choice(PD_TYPES))
         values[self.pd_param + "_pd_n"] = self.pd_n
         values[self.pd_param + "_pd_nsigma"] = 3.0
         return values
@@ -113,8 +135,11 @@ def _draw_contrast(rng: np.random.Generator, kind: str, names: tuple[str, ...]) 
     # bands excluded (shell invisible, core matched, homogeneous body).
     d_shell = float(rng.choice([-1, 1]) * rng.uniform(0.5, 5.0))
     while True:
-        ratio = float(rng.uniform(-3.0, 3.0))
-        if abs(ratio) >= 0.2 and abs(ratio - 1.0) >= 0.3 and abs(1.0 / ratio) >= 0.2:
+        if rng.uniform() < WEAK_SHELL_SHARE:
+            ratio = float(rng.choice([-1, 1]) * rng.uniform(*WEAK_SHELL_RATIO))
+        else:
+            ratio = float(rng.uniform(-CONTRAST_RATIO, CONTRAST_RATIO))
+        if abs(ratio) >= CORE_MATCHED and abs(ratio - 1.0) >= HOMOGENEOUS:
             break
     return {names[0]: solvent + ratio * d_shell, names[1]: solvent + d_shell, names[2]: solvent}
 
@@ -123,68 +148,85 @@ def _ratio_band(low: float, high: float) -> tuple[float, float]:
     return (low, high)
 
 
-NEAR_ONE = _ratio_band(0.8, 1.25)
+NEAR_ONE = _ratio_band(0.9, 1.11)       # never drawn: a sphere
+NEAR_ONE_FLAGGED = _ratio_band(0.8, 1.25)  # drawn, flagged near-degenerate
+
+
+def _near(x: float, band: tuple[float, float]) -> bool:
+    return band[0] <= x <= band[1]
+
+
+def _core_shell_near(p: dict, radius: str, thickness: str) -> bool:
+    """Thin shell, weak shell contrast or a near-homogeneous body (core and shell contrasts close)."""
+    d_shell = p["sld_shell"] - p["sld_solvent"]
+    ratio = (p["sld_core"] - p["sld_solvent"]) / d_shell
+    return p[thickness] < 0.05 * p[radius] or abs(ratio) > 4.0 or abs(ratio - 1.0) < 0.3
 
 CLASSES: tuple[ModelClass, ...] = (
     ModelClass(
         name="sphere", label="Sphere",
-        params=(Param("radius", 10, 1000),),
+        params=(Param("radius", 10, 3000),),
         pd_param="radius", pd_n=35, contrast="single", sld_names=("sld", "sld_solvent"),
         feature_lengths=lambda p: (p["radius"], p["radius"]),
         start_params=("radius",),
     ),
     ModelClass(
         name="core_shell_sphere", label="Core-shell sphere",
-        params=(Param("radius", 10, 800), Param("thickness", 0.05, 1.5, relative_to="radius", max_value=400, min_value=5)),
+        params=(Param("radius", 10, 1500), Param("thickness", 0.03, 1.5, relative_to="radius", max_value=400, min_value=5)),
         pd_param="radius", pd_n=35, contrast="core_shell", sld_names=("sld_core", "sld_shell", "sld_solvent"),
         feature_lengths=lambda p: (p["radius"] + p["thickness"], p["radius"] + p["thickness"]),
         start_params=("radius", "thickness"),
+        near_degenerate=lambda p: _core_shell_near(p, "radius", "thickness"),
     ),
     ModelClass(
         name="vesicle", label="Vesicle",
-        params=(Param("radius", 10, 800), Param("thickness", 0.05, 1.0, relative_to="radius", min_value=5)),
+        params=(Param("radius", 10, 1500), Param("thickness", 0.05, 1.0, relative_to="radius", min_value=5)),
         pd_param="radius", pd_n=35, contrast="single", sld_names=("sld", "sld_solvent"),
         feature_lengths=lambda p: (p["radius"] + p["thickness"], p["radius"] + p["thickness"]),
         start_params=("radius", "thickness"), fixed={"volfraction": 1.0},
     ),
     ModelClass(
         name="ellipsoid", label="Ellipsoid",
-        params=(Param("radius_equatorial", 10, 600),
+        params=(Param("radius_equatorial", 10, 1000),
                 Param("radius_polar", 0.1, 10, relative_to="radius_equatorial", exclude=NEAR_ONE, max_value=3000)),
         pd_param="radius_equatorial", pd_n=15, contrast="single", sld_names=("sld", "sld_solvent"),
         feature_lengths=lambda p: (max(p["radius_polar"], p["radius_equatorial"]), min(p["radius_polar"], p["radius_equatorial"])),
         start_params=("radius_polar", "radius_equatorial"),
+        near_degenerate=lambda p: _near(p["radius_polar"] / p["radius_equatorial"], NEAR_ONE_FLAGGED),
     ),
     ModelClass(
         name="core_shell_ellipsoid", label="Core-shell ellipsoid",
-        params=(Param("radius_equat_core", 10, 500), Param("x_core", 0.1, 10, exclude=NEAR_ONE),
-                Param("thick_shell", 0.05, 1.0, relative_to="radius_equat_core", max_value=300, min_value=5),
+        params=(Param("radius_equat_core", 10, 600), Param("x_core", 0.1, 10, exclude=NEAR_ONE),
+                Param("thick_shell", 0.03, 1.0, relative_to="radius_equat_core", max_value=300, min_value=5),
                 Param("x_polar_shell", 0.5, 2.0)),
         pd_param="radius_equat_core", pd_n=11, contrast="core_shell",
         sld_names=("sld_core", "sld_shell", "sld_solvent"),
         feature_lengths=lambda p: _cse_lengths(p),
         start_params=("radius_equat_core", "x_core", "thick_shell", "x_polar_shell"),
+        near_degenerate=lambda p: (_near(p["x_core"], NEAR_ONE_FLAGGED)
+                                   or _core_shell_near(p, "radius_equat_core", "thick_shell")),
     ),
     ModelClass(
         name="cylinder", label="Cylinder (rod or disc)",
-        params=(Param("radius", 10, 500), Param("length", 0.1, 60, relative_to="radius", max_value=4000)),
+        params=(Param("radius", 10, 800), Param("length", 0.1, 60, relative_to="radius", max_value=6000)),
         pd_param="radius", pd_n=15, contrast="single", sld_names=("sld", "sld_solvent"),
         feature_lengths=lambda p: (max(p["radius"], p["length"] / 2), min(p["radius"], p["length"] / 2)),
         start_params=("radius", "length"),
     ),
     ModelClass(
         name="core_shell_cylinder", label="Core-shell cylinder",
-        params=(Param("radius", 10, 400), Param("thickness", 0.05, 1.5, relative_to="radius", max_value=300, min_value=5),
-                Param("length", 0.1, 60, relative_to="radius", max_value=4000)),
+        params=(Param("radius", 10, 600), Param("thickness", 0.03, 1.5, relative_to="radius", max_value=300, min_value=5),
+                Param("length", 0.1, 60, relative_to="radius", max_value=6000)),
         pd_param="radius", pd_n=9, contrast="core_shell", sld_names=("sld_core", "sld_shell", "sld_solvent"),
         feature_lengths=lambda p: (max(p["radius"] + p["thickness"], p["length"] / 2 + p["thickness"]),
                                    min(p["radius"] + p["thickness"], p["length"] / 2 + p["thickness"])),
         start_params=("radius", "thickness", "length"),
+        near_degenerate=lambda p: _core_shell_near(p, "radius", "thickness"),
     ),
     ModelClass(
         name="hollow_cylinder", label="Hollow cylinder",
-        params=(Param("radius", 10, 400), Param("thickness", 0.1, 2.3, relative_to="radius", max_value=400, min_value=5),
-                Param("length", 0.1, 60, relative_to="radius", max_value=4000)),
+        params=(Param("radius", 10, 600), Param("thickness", 0.1, 2.3, relative_to="radius", max_value=400, min_value=5),
+                Param("length", 0.1, 60, relative_to="radius", max_value=6000)),
         pd_param="radius", pd_n=9, contrast="single", sld_names=("sld", "sld_solvent"),
         feature_lengths=lambda p: (max(p["radius"] + p["thickness"], p["length"] / 2),
                                    min(p["radius"] + p["thickness"], p["length"] / 2)),
@@ -192,11 +234,12 @@ CLASSES: tuple[ModelClass, ...] = (
     ),
     ModelClass(
         name="parallelepiped", label="Parallelepiped",
-        params=(Param("length_a", 10, 300), Param("length_b", 1.5, 8, relative_to="length_a"),
-                Param("length_c", 1.5, 15, relative_to="length_b", max_value=4000)),
+        params=(Param("length_a", 10, 500), Param("length_b", 1.1, 8, relative_to="length_a"),
+                Param("length_c", 1.1, 15, relative_to="length_b", max_value=6000)),
         pd_param="length_a", pd_n=3, contrast="single", sld_names=("sld", "sld_solvent"),
         feature_lengths=lambda p: (p["length_c"] / 2, p["length_a"] / 2),
         start_params=("length_a", "length_b", "length_c"),
+        near_degenerate=lambda p: p["length_b"] < 1.4 * p["length_a"],
     ),
 )
 
@@ -341,21 +384,22 @@ class StructureFactor:
 STRUCTURE_FACTORS: tuple[StructureFactor, ...] = (
     StructureFactor(
         name="hardsphere", label="Hard sphere (Percus-Yevick)",
-        params=(Param("volfraction", 0.01, 0.45, log=False),), interactions="hard-sphere-like interactions",
+        params=(Param("volfraction", 0.01, 0.5, log=False),), interactions="hard-sphere-like interactions",
     ),
     StructureFactor(
-        # Charged spheres, rescaled MSA: 1:1 salt 0.1-30 mM keeps the Debye length comparable
-        # to the particle, so the repulsion gives a correlation peak even at low volume fraction.
+        # Charged spheres, rescaled MSA: 1:1 salt 0.01-30 mM keeps the Debye length comparable
+        # to the particle or longer (charged micelles at low ionic strength: strong correlation
+        # peaks, sometimes stronger than any form-factor feature), even at low volume fraction.
         name="hayter_msa", label="Charged spheres (Hayter-Penfold MSA)",
-        params=(Param("volfraction", 0.01, 0.30, log=False), Param("charge", 5.0, 80.0),
-                Param("temperature", 283.0, 343.0, log=False), Param("concentration_salt", 1e-4, 0.03),
+        params=(Param("volfraction", 0.01, 0.30, log=False), Param("charge", 5.0, 120.0),
+                Param("temperature", 283.0, 343.0, log=False), Param("concentration_salt", 1e-5, 0.03),
                 Param("dielectconst", 65.0, 80.0, log=False)),
         interactions="screened electrostatic repulsion (charged particles)",
     ),
     StructureFactor(
         # Baxter adhesive spheres; tau (stickiness) small = sticky. perturb within sasmodels' limits.
         name="stickyhardsphere", label="Sticky hard sphere (Baxter)",
-        params=(Param("volfraction", 0.01, 0.45, log=False), Param("perturb", 0.01, 0.1, log=False),
+        params=(Param("volfraction", 0.01, 0.5, log=False), Param("perturb", 0.01, 0.1, log=False),
                 Param("stickiness", 0.1, 2.0)),
         interactions="short-range attraction (sticky hard spheres)",
     ),

@@ -407,16 +407,6 @@ def test_average_last_keeps_snapshots_and_the_pipeline_exports_their_average(smo
         assert any("does not beat" in m for m in messages)
 
 
-def test_particle_gap_scores_trained_on_and_unseen_sets_through_every_family(smoke_run):
-    out, _ = smoke_run
-    from training import particle_gap, train
-    cfg = train.load_config(SMOKE, database=str(out / "db.h5"))
-    rows = particle_gap.particle_gap(cfg, str(out / "bundle" / "automodel.card.json"), per_family=6, log=lambda m: None)
-    assert [r["family"] for r in rows] == ["train-like", "usaxs", "slit_saxs", "sans_coarse", "waxs_edge", "held-out pooled"]
-    assert rows[-1]["test_n"] == 4 * 6 and all(0 <= r["train_all"] <= 100 for r in rows)
-    assert "| held-out pooled | 24 |" in particle_gap.table(rows)
-
-
 def test_instrument_sweep_changes_one_draw_range_and_splits_by_a_field(smoke_run):
     out, _ = smoke_run
     from training import instrument_sweep

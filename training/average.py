@@ -6,7 +6,7 @@ mean of the statistics, so they are measured again on training curves drawn as i
 Every input checkpoint and the average are scored on the run's own validation set (never on
 test curves), and the average is written only where it wins there unless ``--force``:
 
-    python -m training.average --config training/configs/stage4.yaml --database DB \
+    python -m training.average --config training/configs/recipe.yaml --database DB \
         --checkpoints RUN/snapshots/*.pt --out-dir RUN_AVG
 
 The output folder holds a ``checkpoint.pt`` that export.py reads like a training run's (its

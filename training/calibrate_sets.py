@@ -1,6 +1,6 @@
 """Measure the shape-family and plausible-set constants of a bundle and write them into its card.
 
-    python -m training.calibrate_sets --config training/configs/stage8.yaml --card CARD \
+    python -m training.calibrate_sets --config training/configs/recipe.yaml --card CARD \
         [--database DB] [--draws N] [--evaluate N|all] [--stress N] [--real]
 
 On validation curves (the ``val`` split, never used for gradient steps), observed through freshly

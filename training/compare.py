@@ -1,6 +1,6 @@
 """Compare bundles on identical test curves, with the paired standard error of each difference.
 
-    python -m training.compare --config training/configs/stage4.yaml --database DB \
+    python -m training.compare --config training/configs/recipe.yaml --database DB \
         --cards BASE/automodel.card.json OTHER/automodel.card.json [...]
 
 The dilute test curves of training/evaluate.py (same seed, rows and instrument draws: the config's

@@ -31,6 +31,7 @@ class Database:
     slot_values: np.ndarray | None = None   # (n, len(REGRESSION_SLOTS)) raw start-parameter values
     sq_label: np.ndarray | None = None      # (n,) int8: -1 dilute, else row of catalog.STRUCTURE_FACTORS
     radius_effective: np.ndarray | None = None  # (n,) sasmodels' effective radius, A (training/structure.py)
+    near_degenerate: np.ndarray | None = None   # (n,) bool: catalog row's near_degenerate rule holds
 
     def __len__(self) -> int:
         return len(self.label)
@@ -42,7 +43,15 @@ class Database:
                         None if self.params is None else self.params[keep],
                         None if self.slot_values is None else self.slot_values[keep],
                         None if self.sq_label is None else self.sq_label[keep],
-                        None if self.radius_effective is None else self.radius_effective[keep])
+                        None if self.radius_effective is None else self.radius_effective[keep],
+                        None if self.near_degenerate is None else self.near_degenerate[keep])
+
+    def rows_of_class(self, label: int) -> np.ndarray:
+        """Rows of class ``label`` (cached)."""
+        cache = self.__dict__.setdefault("_rows_by_class", {})
+        if label not in cache:
+            cache[label] = np.flatnonzero(self.label == label)
+        return cache[label]
 
 
 def load_database(path: str, limit: int | None = None, with_params: bool = False,
@@ -65,9 +74,11 @@ def load_database(path: str, limit: int | None = None, with_params: bool = False
         params = f["params"][:]
         ok = sel.copy()
         slots = np.zeros((len(labels), len(REGRESSION_SLOTS)), np.float32)
+        near = np.zeros(len(labels), bool)
         for i in np.flatnonzero(sel):
             pars = json.loads(params[i])
             ok[i] = CLASSES[labels[i]].allows(pars)
+            near[i] = ok[i] and CLASSES[labels[i]].near_degenerate(pars)
             slots[i] = [pars[name] if k == labels[i] else 0.0 for k, name, _ in REGRESSION_SLOTS]
         stop = int(np.flatnonzero(ok)[-1]) + 1 if ok.any() else 0
         sq_label = f["sq_label"][:].astype(np.int8) if "sq_label" in f else np.full(len(labels), -1, np.int8)
@@ -75,6 +86,7 @@ def load_database(path: str, limit: int | None = None, with_params: bool = False
             q=f["q"][:], intensity=f["intensity"][:stop][ok[:stop]], label=labels[ok],
             lengths=f["lengths"][:stop][ok[:stop]], index=np.flatnonzero(ok),
             params=params[ok] if with_params else None, slot_values=slots[ok], sq_label=sq_label[ok],
+            near_degenerate=near[ok],
         )
     if with_radius_effective:
         db.radius_effective = cached_radius_effective(path, labels, params, np.flatnonzero(ok))
@@ -155,10 +167,29 @@ class Augmentation:
     sq_fraction: float = 0.3         # curves multiplied by a drawn S(q)
     exposure_fraction: float = 0.06  # outlier-exposure curves (label -1)
     mixture_share: float = 0.0       # of those, two-population sums of database curves (exposure.two_populations)
+    bimodal_fraction: float = 0.0    # class curves mixed with a second population of the same class
 
     def without_exposure(self) -> "Augmentation":
         """The same mix without exposure curves (validation, calibration)."""
-        return Augmentation(self.bank, self.sq_fraction, 0.0, 0.0)
+        return Augmentation(self.bank, self.sq_fraction, 0.0, 0.0, self.bimodal_fraction)
+
+
+BIMODAL_SIZE_RATIO = 2.0       # a second population within this factor of the first's effective radius
+BIMODAL_WEIGHT = (0.1, 0.5)    # its share of the normalised forward intensity
+
+
+def bimodal(db: Database, r: int, rng: np.random.Generator, tries: int = 10) -> np.ndarray | None:
+    """Row ``r``'s curve plus a second population of the same class and a similar size (a bimodal or
+    broad size distribution, still that class; well-separated sizes are outlier exposure instead)."""
+    rows = db.rows_of_class(int(db.label[r]))
+    r_a = float(db.radius_effective[r])
+    for _ in range(tries):
+        r2 = int(rows[rng.integers(rows.size)])
+        ratio = float(db.radius_effective[r2]) / r_a
+        if r2 != r and 1.0 / BIMODAL_SIZE_RATIO <= ratio <= BIMODAL_SIZE_RATIO:
+            w = float(rng.uniform(*BIMODAL_WEIGHT))
+            return (1.0 - w) * db.intensity[r].astype(np.float64) + w * db.intensity[r2].astype(np.float64)
+    return None
 
 
 def _mixture(db: Database, r: int, rng: np.random.Generator, family: str, tries: int = 10):
@@ -189,7 +220,8 @@ def train_batch(db: Database, rows: np.ndarray, rng: np.random.Generator, aug: A
     (x, y, targets, mask, sq_y, volfraction, volfraction_mask): ``y`` is -1 for exposure curves,
     ``sq_y`` 0 for no visible S(q) else 1 + row of STRUCTURE_FACTORS (-1 for exposure curves).
     ``with_identifiable`` appends a bool array: the curve's size features are inside its window
-    (instrument.identifiable; False for exposure curves)."""
+    (instrument.identifiable) and its shape is not near-degenerate (catalog rule); False for
+    exposure curves. Training weights the other curves' cross-entropy down."""
     from training.exposure import exposure_curve
     from training.structure import visible, visible_window
 
@@ -206,12 +238,16 @@ def train_batch(db: Database, rows: np.ndarray, rng: np.random.Generator, aug: A
                 i_fine, label = exposure_curve(db.q, rng), -1
         else:
             i_fine, label = db.intensity[r].astype(np.float64), int(db.label[r])
+            if aug is not None and aug.bimodal_fraction > 0 and rng.uniform() < aug.bimodal_fraction:
+                mixed = bimodal(db, int(r), rng)
+                i_fine = i_fine if mixed is None else mixed
             if aug is not None and u < aug.exposure_fraction + aug.sq_fraction:
                 i_fine, entry, s = aug.bank.apply(rng, db.q, i_fine, float(db.radius_effective[r]))
         obs = observe(db.q, i_fine, inst, rng)
         feats.append(featurize(*obs.as_tuple())[0])
         y.append(label)
-        ident.append(label >= 0 and identifiable(obs, tuple(db.lengths[r])))
+        near = db.near_degenerate is not None and bool(db.near_degenerate[r])
+        ident.append(label >= 0 and not near and identifiable(obs, tuple(db.lengths[r])))
         if label < 0:
             sq_y.append(-1), vf.append(-1.0)
         elif s is not None and visible(s, db.q, *visible_window(obs)):

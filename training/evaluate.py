@@ -35,24 +35,26 @@ from training.train import load_config
 SNR_BINS = [(1.4, 3), (3, 4), (4, 5), (5, 6), (6, 7.1)]
 
 
-def run_family(suggester: Suggester, db, rows: np.ndarray, family: str, seed: int, bank=None) -> dict:
+def run_family(suggester: Suggester, db, rows: np.ndarray, family: str, seed: int, bank=None,
+               instruments: dict | None = None) -> dict:
     """Observe test rows through ``family`` instruments and score them on the runtime path.
 
     With ``bank`` (training/structure.SBank, built with another seed than training's) every curve is
     first multiplied by a drawn structure factor: the concentrated test set. ``sq`` is the true
     structure-factor answer (0 none, else 1 + row of STRUCTURE_FACTORS; training's visibility rule),
-    ``sq_strong`` marks an S(q) that departs from 1 by at least STRONG_DEVIATION inside the window."""
+    ``sq_strong`` marks an S(q) that departs from 1 by at least STRONG_DEVIATION inside the window.
+    ``instruments``: another instrument table (e.g. a stress set, training/stress.py)."""
     from training.structure import visible, visible_window
 
     rng = np.random.default_rng([seed, zlib.crc32(family.encode())] + ([1] if bank is not None else []))
     samples, sq, strong, peak = [], [], [], []
     for r in rows:
         if bank is None:
-            samples.append(observe_row(db, int(r), rng, family))
+            samples.append(observe_row(db, int(r), rng, family, instruments=instruments))
             sq.append(0), strong.append(False), peak.append(False)
             continue
         i_fine, entry, s_q = bank.apply(rng, db.q, db.intensity[r].astype(np.float64), float(db.radius_effective[r]))
-        sample = observe_row(db, int(r), rng, family, intensity=i_fine)
+        sample = observe_row(db, int(r), rng, family, intensity=i_fine, instruments=instruments)
         window = visible_window(sample.observation)
         samples.append(sample)
         sq.append(1 + int(bank.kind[entry]) if visible(s_q, db.q, *window) else 0)
@@ -62,7 +64,7 @@ def run_family(suggester: Suggester, db, rows: np.ndarray, family: str, seed: in
     x = np.stack([s.features for s in samples])
     scored = suggester.score(x)
     return dict(samples=samples, probs=scored["probs"], labels=np.array([s.label for s in samples]),
-                ident=np.array([s.identifiable for s in samples]), ood=scored["outlier_score"],
+                ident=np.array([s.identifiable for s in samples]), ood=scored["outlier_score"], flagged=scored["outlier"],
                 emb=scored["embedding"], confidence=scored["confidence"], logits=scored["logits"], params=scored["params"], x=x,
                 counts=np.array([s.instrument.counts for s in samples]), rows=rows,
                 sq=np.array(sq), sq_strong=np.array(strong), sq_peak=np.array(peak),
@@ -161,15 +163,16 @@ def curves_per_family(cfg: dict, n_test: int) -> int:
 
 
 def family_results(suggester: Suggester, db, heldout: list[str], cfg: dict, rng: np.random.Generator,
-                   log=print, bank=None) -> dict:
+                   log=print, bank=None, instruments: dict | None = None) -> dict:
     """Test curves per family (train-like first, then each held-out family), as the report uses them;
-    with ``bank`` (training/structure.SBank) the concentrated ones."""
+    with ``bank`` (training/structure.SBank) the concentrated ones; ``instruments``: another table."""
     n = curves_per_family(cfg, len(db))
     results = {}
     for fam in ["train-like", *heldout]:
         rows = rng.choice(len(db), size=n, replace=False)
         t0 = time.time()
-        results[fam] = r = run_family(suggester, db, rows, "train" if fam == "train-like" else fam, evaluation_seed(cfg), bank)
+        results[fam] = r = run_family(suggester, db, rows, "train" if fam == "train-like" else fam, evaluation_seed(cfg), bank,
+                                      instruments)
         top1 = topk(r['probs'][r['ident']], r['labels'][r['ident']], 1)
         if bank is None:
             log(f"{fam:12s} n={n} ident={r['ident'].mean():.2f} top-1 ident {top1:.3f} "
@@ -333,6 +336,7 @@ def evaluate(cfg: dict, card_path: str, report: str, per_pair: int = 6, log=prin
     pairs_report = physical_confusions({f: results[f] for f in heldout}, db, pairs[:3], per_pair, evaluation_seed(cfg), log) if per_pair else []
     summary = write_report(report, results, families, conf, pairs_report, bundle.card, command, heldout)
     summary["sets"] = append_sets_report(report, results, suggester, heldout)
+    summary.update(append_stress_report(report, suggester, db, heldout, cfg, rng, log))
     concentrated = {}
     if suggester.structure_names:
         from training.structure import SBank
@@ -369,6 +373,37 @@ def evaluate(cfg: dict, card_path: str, report: str, per_pair: int = 6, log=prin
         json.dump(card, f, indent=1)
     log(f"wrote {report}; metrics added to {card_path}")
     return summary
+
+
+def append_stress_report(report: str, suggester: Suggester, db, heldout: list[str], cfg: dict,
+                         rng: np.random.Generator, log=print) -> dict:
+    """The held-out families through clean instruments (no nuisances: comparable with bundles
+    evaluated before the nuisances existed) and the prior-shift stress sets (training/stress.py),
+    appended to the report; returns their metrics."""
+    from training import stress
+    from training.instrument import without_nuisances
+
+    clean = family_results(suggester, db, heldout, cfg, rng, log, instruments=without_nuisances(load_instruments()))
+    pooled = {key: np.concatenate([clean[f][key] for f in heldout]) for key in ("probs", "labels", "ident")}
+    idn = pooled["ident"]
+    clean_row = dict(n=int(len(idn)), top1_ident=topk(pooled["probs"][idn], pooled["labels"][idn], 1),
+                     top3_ident=topk(pooled["probs"][idn], pooled["labels"][idn], 3))
+    lines = ["", "## Held-out instrument families without nuisances", "",
+             "The same test particles through the held-out families' instruments with no nuisances drawn "
+             "(the evaluation of the bundles before them).", "",
+             "| family | n | top-1 ident. | top-3 ident. |", "|---|---|---|---|"]
+    for fam in heldout:
+        r = clean[fam]
+        lines.append(f"| {fam} | {len(r['labels'])} | {_pct(topk(r['probs'][r['ident']], r['labels'][r['ident']], 1))} | "
+                     f"{_pct(topk(r['probs'][r['ident']], r['labels'][r['ident']], 3))} |")
+    lines.append(f"| **held-out pooled** | {clean_row['n']} | **{_pct(clean_row['top1_ident'])}** | "
+                 f"{_pct(clean_row['top3_ident'])} |")
+    results = stress.run_stress(suggester, db, int(cfg.get("stress_per_set", 1500)), evaluation_seed(cfg),
+                                int(cfg.get("stress_ood_per_kind", 60)), int(cfg.get("stress_param_per_class", 60)), log)
+    stress_lines, stress_metrics = stress.stress_report(results)
+    with open(report, "a") as f:
+        f.write("\n".join(lines + stress_lines) + "\n")
+    return {"held_out_clean": clean_row, "stress": stress_metrics}
 
 
 def append_sets_report(report: str, results: dict, suggester: Suggester, heldout: list[str]) -> dict:

@@ -31,6 +31,7 @@ from sasview_automodel.scoring import (CONFIDENCE_FEATURES, OUTLIER_CONFIDENCE_C
                                          mahalanobis_min, softmax)
 from training.calibrate_sets import fit_constants as fit_set_constants
 from training.data import load_database, train_batch
+from training.instrument import CONFIG as INSTRUMENT_TABLE
 from training.model import Conv2dTrunk
 from training.train import augmentation, build_model, earlier_stages, load_config, uses_structure
 
@@ -180,6 +181,7 @@ def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
                 "tpr": OOD_TPR, "threshold": threshold,
                 "means": np.round(means, 6).tolist(), "precision": np.round(precision, 6).tolist()},
         "training": {"config": ckpt["config"], "config_hash": ckpt["config_hash"], "steps": ckpt["step"],
+                     "instruments_sha256": file_sha256(INSTRUMENT_TABLE),   # instrument and nuisance priors
                      "minutes": round(ckpt["elapsed"] / 60, 1), "database_curves": ckpt["n_database"],
                      "history": ckpt["history"][-5:], "earlier_stages": earlier_stages(ckpt["config"]),
                      **({"averaged_steps": [a["step"] for a in ckpt["averaged"]]} if ckpt.get("averaged") else {})},

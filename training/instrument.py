@@ -4,12 +4,19 @@ A physics curve on the fine grid (training/simulate.py) becomes what a file woul
 q points in a window, pinhole (Gaussian dq) or slit smearing, counting noise, flat
 background (sometimes subtracted), arbitrary scale, and sometimes no dq or sigma column.
 The families live in ``configs/instruments.yaml``; held-out families are never drawn in
-training. numpy only, so the runtime tests and examples can use it without torch.
+training. The same file's ``nuisances`` table holds what measured curves carry beside the
+instrument (docs/design.md, "What measured curves look like"): a low-q upturn, sloped and
+power-law backgrounds, over- and under-subtraction, constant relative errors, misestimated or
+absent error bars, data merged from two or three settings, beam-stop shadowing. Each is drawn
+per curve with the instrument (``Instrument`` fields, zero = absent); a table without
+``nuisances`` draws exactly the instruments of before. numpy only, so the runtime tests and
+examples can use it without torch.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+import copy
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -41,6 +48,19 @@ class Instrument:
     report_dq: bool
     report_sigma: bool
     scale: float
+    # nuisances (configs/instruments.yaml ``nuisances``); 0 = absent
+    upturn_exponent: float = 0.0     # low-q power law A q^-p added to the sample's I(q)
+    upturn_crossover: float = 0.0    # q (1/A) where it equals the form factor
+    background_slope: float = 0.0    # background varies as (1 + slope q / qmax)
+    tail_level: float = 0.0          # weak power-law tail, relative to I(qmax) at qmax
+    tail_exponent: float = 0.0
+    subtraction_error: float = 0.0   # relative error of a subtracted background (over/under)
+    relative_error: float = 0.0      # constant relative errors replace counting statistics
+    sigma_factor: float = 1.0        # reported sigma = factor x the true one
+    segments: int = 1                # settings merged into one curve
+    segment_seed: int = 0            # their resolution, scale mismatch and overlap
+    beamstop_points: int = 0         # lowest-q points shadowed by the beam stop
+    beamstop_attenuation: float = 1.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -122,8 +142,58 @@ def draw_instrument(rng: np.random.Generator, family: str = "train", config: dic
             scale=float(10 ** rng.uniform(-3, 3)),
         )
         if family != "train" or not any(_in_box(inst, h["box"]) for h in cfg["held_out"].values()):
-            return inst
+            return draw_nuisances(rng, inst, cfg.get("nuisances")) if cfg.get("nuisances") else inst
     raise RuntimeError(f"could not draw an instrument for family {family!r}")
+
+
+def _share(rng: np.random.Generator, spec: dict | None) -> bool:
+    return bool(spec) and rng.uniform() < float(spec.get("share", 0.0))
+
+
+def draw_nuisances(rng: np.random.Generator, inst: Instrument, table: dict) -> Instrument:
+    """``inst`` with the nuisances of ``table`` (the ``nuisances`` block of an instrument table) drawn."""
+    n: dict = {}
+    decades = np.log10(inst.qmax / inst.qmin)
+    if _share(rng, t := table.get("upturn")):
+        n["upturn_exponent"] = float(rng.uniform(*t["exponent"]))
+        lo, hi = t["crossover_decades"]   # decades above qmin, hi as a share of the window
+        n["upturn_crossover"] = float(inst.qmin * 10 ** rng.uniform(lo, hi * decades))
+    if inst.background > 0 and _share(rng, t := table.get("background_slope")):
+        n["background_slope"] = float(rng.uniform(*t["slope"]))
+    if _share(rng, t := table.get("background_tail")):
+        n["tail_level"] = _logu(rng, t["level"])
+        n["tail_exponent"] = float(rng.uniform(*t["exponent"]))
+    if inst.subtracted and (t := table.get("subtraction_error")):
+        n["subtraction_error"] = float(rng.uniform(*t))
+    if _share(rng, t := table.get("relative_error")):
+        n["relative_error"] = _logu(rng, t["level"])
+    if _share(rng, t := table.get("sigma_misestimate")):
+        n["sigma_factor"] = _logu(rng, t["factor"])
+    if _share(rng, t := table.get("merged")) and decades >= 1.2:
+        n["segments"] = int(rng.integers(t["segments"][0], t["segments"][1] + 1))
+        n["segment_seed"] = int(rng.integers(2**31))
+    if _share(rng, t := table.get("beamstop")):
+        n["beamstop_points"] = int(rng.integers(t["points"][0], t["points"][1] + 1))
+        n["beamstop_attenuation"] = float(rng.uniform(*t["attenuation"]))
+    return replace(inst, **n)
+
+
+def stressed(table: dict, overrides: dict) -> dict:
+    """A copy of instrument ``table`` with a stress set's ``overrides`` ({"train": {...},
+    "nuisances": {...}}) replacing its keys; a nuisance given as a dict replaces that nuisance's keys."""
+    out = copy.deepcopy(table)
+    for section, values in overrides.items():
+        block = out.setdefault(section, {})
+        for key, value in values.items():
+            block[key] = dict(block.get(key) or {}, **value) if isinstance(value, dict) else value
+    return out
+
+
+def without_nuisances(table: dict) -> dict:
+    """A copy of instrument ``table`` that draws no nuisances (the clean instruments of before)."""
+    out = copy.deepcopy(table)
+    out.pop("nuisances", None)
+    return out
 
 
 _SMEAR_CACHE: dict[tuple, np.ndarray] = {}
@@ -190,29 +260,93 @@ class Observation:
         return self.q, self.intensity, self.sigma, self.dq, self.slit_length
 
 
+def _window(inst: Instrument) -> np.ndarray:
+    if inst.spacing == "log":
+        return np.geomspace(inst.qmin, inst.qmax, inst.n_points)
+    return np.linspace(inst.qmin, inst.qmax, inst.n_points)
+
+
+def with_upturn(q_fine: np.ndarray, i_fine: np.ndarray, inst: Instrument) -> np.ndarray:
+    """The sample's I(q) plus the low-q power law of ``inst`` (aggregates, dust), equal to the form
+    factor at ``upturn_crossover``."""
+    if inst.upturn_exponent <= 0:
+        return i_fine
+    at_cross = float(_interp_loglog(np.array([inst.upturn_crossover]), q_fine, i_fine)[0])
+    return i_fine + at_cross * (q_fine / inst.upturn_crossover) ** (-inst.upturn_exponent)
+
+
+def _segments(inst: Instrument) -> list[tuple[Instrument, float]]:
+    """(instrument, scale factor) of each merged setting: the window split in log q with overlaps,
+    each part with its own resolution, point count, counting statistics and a small scale mismatch."""
+    rng = np.random.default_rng(inst.segment_seed)
+    k = inst.segments
+    cuts = np.sort(rng.uniform(0.25, 0.75, k - 1)) if k == 2 else np.sort(rng.uniform(0.2, 0.8, k - 1))
+    edges = np.log10(inst.qmin) + np.concatenate([[0.0], cuts, [1.0]]) * np.log10(inst.qmax / inst.qmin)
+    out = []
+    for j in range(k):
+        overlap = rng.uniform(0.0, 0.15) * (edges[-1] - edges[0])
+        lo = edges[j] - (overlap if j > 0 else 0.0)
+        hi = edges[j + 1]
+        share = (hi - lo) / (edges[-1] - edges[0])
+        dq = inst.dq_over_q * float(np.exp(rng.uniform(np.log(0.5), np.log(2.0)))) if inst.dq_over_q > 0 else 0.0
+        seg = replace(inst, qmin=float(10 ** lo), qmax=float(10 ** hi), segments=1,
+                      n_points=max(12, int(round(inst.n_points * share))), dq_over_q=min(dq, 0.3),
+                      counts=inst.counts * float(np.exp(rng.uniform(np.log(0.1), np.log(10.0)))))
+        out.append((seg, 1.0 if j == 0 else float(1.0 + rng.normal(0.0, 0.05))))
+    return out
+
+
 def observe(q_fine: np.ndarray, i_fine: np.ndarray, inst: Instrument, rng: np.random.Generator) -> Observation:
     """Observe one physics curve through ``inst``, with counting noise drawn from ``rng``."""
-    if inst.spacing == "log":
-        q = np.geomspace(inst.qmin, inst.qmax, inst.n_points)
+    sample = with_upturn(q_fine, i_fine, inst)
+    if inst.segments > 1:
+        i_top = float(smear(q_fine, sample, np.array([inst.qmax]), inst)[0]) * inst.scale
+        parts = [_observe_window(q_fine, sample, seg, rng, i_top, factor) for seg, factor in _segments(inst)]
+        order = np.argsort(np.concatenate([p.q for p in parts]), kind="stable")
+        cat = lambda name: (None if any(getattr(p, name) is None for p in parts)
+                            else np.concatenate([getattr(p, name) for p in parts])[order])
+        q = np.concatenate([p.q for p in parts])[order]
+        obs = Observation(q=q, intensity=cat("intensity"), sigma=cat("sigma"), dq=cat("dq"),
+                          slit_length=parts[0].slit_length, q_visible_max=max(p.q_visible_max for p in parts))
     else:
-        q = np.linspace(inst.qmin, inst.qmax, inst.n_points)
-    clean = smear(q_fine, i_fine, q, inst) * inst.scale
-    bkg = inst.background * clean[-1]
+        obs = _observe_window(q_fine, sample, inst, rng, None, 1.0)
+    if inst.beamstop_points > 0:
+        k = min(inst.beamstop_points, obs.q.size // 4)
+        obs.intensity[:k] *= np.linspace(inst.beamstop_attenuation, 1.0, k + 1)[:-1]
+    return obs
+
+
+def _observe_window(q_fine: np.ndarray, i_fine: np.ndarray, inst: Instrument, rng: np.random.Generator,
+                    i_top: float | None, factor: float) -> Observation:
+    """One setting's observation. ``i_top``: the smeared intensity at the merged curve's qmax (the
+    background's reference), None for a single setting; ``factor``: its scale mismatch."""
+    q = _window(inst)
+    clean = smear(q_fine, i_fine, q, inst) * inst.scale * factor
+    ref = clean[-1] if i_top is None else i_top
+    bkg = inst.background * ref * np.maximum(1.0 + inst.background_slope * q / inst.qmax, 0.0)
+    if inst.tail_level > 0:
+        bkg = bkg + inst.tail_level * ref * (q / inst.qmax) ** (-inst.tail_exponent)
+    total = clean + bkg
     weight = (q / q[0]) ** inst.ring_exponent
-    k = inst.counts / ((clean[0] + bkg) * weight[0])
-    counts = k * (clean + bkg) * weight
-    sigma = np.sqrt(counts) / (k * weight)
-    sigma = np.sqrt(sigma**2 + (inst.rel_floor * (clean + bkg)) ** 2)
-    measured = clean + bkg + sigma * rng.standard_normal(q.size)
-    if inst.subtracted and bkg > 0:
-        measured = measured - bkg * (1 + 0.02 * rng.standard_normal())
+    k = inst.counts / (total[0] * weight[0])
+    if inst.relative_error > 0:
+        sigma = inst.relative_error * total
+    else:
+        counts = k * total * weight
+        sigma = np.sqrt(counts) / (k * weight)
+        sigma = np.sqrt(sigma**2 + (inst.rel_floor * total) ** 2)
+    measured = total + sigma * rng.standard_normal(q.size)
+    subtracted = inst.subtracted and np.any(bkg > 0)
+    if subtracted:
+        error = inst.subtraction_error if inst.subtraction_error else 0.02 * rng.standard_normal()
+        measured = measured - bkg * (1 + error)
     visible = clean >= 3 * sigma
     q_vis = float(q[visible][-1]) if np.any(visible) else 0.0
     dq = None
     if inst.report_dq and inst.resolution == "pinhole" and (inst.dq_over_q > 0 or inst.dq0 > 0):
         dq = np.sqrt((inst.dq_over_q * q) ** 2 + inst.dq0**2) * (1 + 0.1 * rng.uniform(-1, 1))
     return Observation(
-        q=q, intensity=measured, sigma=sigma if inst.report_sigma else None, dq=dq,
+        q=q, intensity=measured, sigma=sigma * inst.sigma_factor if inst.report_sigma else None, dq=dq,
         slit_length=inst.slit_length if inst.resolution == "slit" else None, q_visible_max=q_vis,
     )
 

@@ -135,11 +135,14 @@ def simulate_ood(q_fine: np.ndarray, n_per_kind: int, seed: int) -> list[tuple[s
     return out
 
 
-def observe_ood(curves: list[tuple[str, np.ndarray]], q_fine: np.ndarray, seed: int) -> tuple[list[str], np.ndarray]:
+def observe_ood(curves: list[tuple[str, np.ndarray]], q_fine: np.ndarray, seed: int,
+                instruments: dict | None = None) -> tuple[list[str], np.ndarray]:
+    """Features of the outlier curves, each observed through a training-like instrument of ``instruments``
+    (default the instrument table)."""
     rng = np.random.default_rng([seed, 4040])
     kinds, feats = [], []
     for kind, i in curves:
-        obs = observe(q_fine, i, draw_instrument(rng, "train"), rng)
+        obs = observe(q_fine, i, draw_instrument(rng, "train", instruments), rng)
         f, info = featurize(*obs.as_tuple())
         if info.covered_bins >= 32:
             kinds.append(kind)

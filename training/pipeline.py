@@ -1,9 +1,7 @@
 """Reproduce a bundle from scratch: simulate -> train -> export -> evaluate, from one config.
 
-    python -m training.pipeline --config training/configs/stage4.yaml    # the teacher, stage 4 (hours)
-    python -m training.pipeline --config training/configs/student.yaml \
-        --teacher runs/stage4/checkpoint.pt                               # its student (~1.5 h)
-    python -m training.pipeline --config training/configs/smoke.yaml   # same pipeline, < 2 minutes
+    python -m training.pipeline --config training/configs/recipe.yaml   # the shipped model (hours)
+    python -m training.pipeline --config training/configs/smoke.yaml    # same pipeline, < 2 minutes
 
 Every stage resumes: the database keeps its finished chunks, training its checkpoint. A config
 with ``base_config`` trains that config (and its own base) first and starts from its weights

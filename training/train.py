@@ -61,7 +61,7 @@ class Batches(IterableDataset):
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
-        rng = np.random.default_rng([self.seed, info.id if info else 0, int(time.time() * 1e3) % 2**31])
+        rng = np.random.default_rng([self.seed, info.id if info else 0])   # deterministic from the seed and step
         while True:
             rows = rng.integers(0, len(self.db), self.batch_size)
             yield tuple(torch.from_numpy(a) for a in train_batch(self.db, rows, rng, self.aug, with_identifiable=True))
@@ -141,7 +141,7 @@ def augmentation(cfg: dict) -> Augmentation | None:
         return None
     bank = SBank.load_or_build(cfg["database"] + ".sbank.npz")
     return Augmentation(bank, float(cfg.get("sq_fraction", 0.0)), float(cfg.get("exposure_fraction", 0.0)),
-                        float(cfg.get("exposure_mixture_share", 0.0)))
+                        float(cfg.get("exposure_mixture_share", 0.0)), float(cfg.get("bimodal_fraction", 0.0)))
 
 
 def validation_set(db: Database, size: int, seed: int, aug: Augmentation | None) -> tuple[torch.Tensor, ...]:
@@ -212,6 +212,23 @@ def init_weights(model: CurveNet, source: str, train_db: Database, seed: int, au
     return sha
 
 
+def resolve_source(source: str, out_dir: str) -> str:
+    """A weight source as a file path. ``git:REV:PATH`` (a bundle as committed in revision REV, e.g. the
+    shipped model a recipe warm-starts from) is extracted with its card into ``out_dir/init/``."""
+    if not source.startswith("git:"):
+        return source
+    import subprocess
+    _, rev, path = source.split(":", 2)
+    folder = os.path.join(out_dir, "init")
+    os.makedirs(folder, exist_ok=True)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for member in (path, os.path.splitext(path)[0] + ".card.json"):
+        blob = subprocess.run(["git", "-C", root, "show", f"{rev}:{member}"], check=True, capture_output=True).stdout
+        with open(os.path.join(folder, os.path.basename(member)), "wb") as f:
+            f.write(blob)
+    return os.path.join(folder, os.path.basename(path))
+
+
 def source_config(source: str) -> dict:
     """The training config of a checkpoint, or of an ONNX bundle (from the card beside it)."""
     if source.endswith(".onnx"):
@@ -265,7 +282,7 @@ def train(cfg: dict, resume: bool = False, log=print) -> str:
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     step, elapsed, history = 0, 0.0, []
     if cfg.get("init_from") and not (resume and os.path.exists(ckpt_path)):
-        source_sha = init_weights(model, cfg["init_from"], train_db, cfg["seed"], aug)
+        source_sha = init_weights(model, resolve_source(cfg["init_from"], cfg["out_dir"]), train_db, cfg["seed"], aug)
         if source_sha:
             cfg["init_from_sha256"] = source_sha
         # the lineage, frozen now: the source file may later be replaced (a newer bundle at the same path)
