@@ -78,14 +78,14 @@ def _card_sha256(card_path: str | None) -> str | None:
 
 
 def classify_files(paths: list[str], card_path: str | None = None, q_unit: str | None = None,
-                   top: int = 3, onnx_sha256: str | None = None) -> list[dict]:
+                   top: int = 3, onnx_sha256: str | None = None, slit_length: float | None = None) -> list[dict]:
     """Rows for ``paths`` in this worker: suggestion rows, or one error row per failed file."""
     from .curve import load_file
 
     s, rows, curves = _suggester(card_path, onnx_sha256), [], []
     for path in paths:
         try:
-            loaded = load_file(path, q_unit=q_unit)
+            loaded = load_file(path, q_unit=q_unit, slit_length=slit_length)
         except AutomodelError as exc:
             rows.append({"file": path, "entry": None, "error": str(exc)})
             continue
@@ -221,8 +221,10 @@ def _outcome(fut):
 
 def run_batch(paths: list[str], card_path: str | None = None, q_unit: str | None = None, top: int = 3,
               workers: int = 1, progress: bool = True, scheduler=None, chunk: int = CHUNK,
-              runner: "Runner | None" = None) -> list[dict]:
+              runner: "Runner | None" = None, slit_length: float | None = None) -> list[dict]:
     """Classify every dataset of every file; rows keep the input order.
+
+    ``slit_length`` (in the unit of q) declares slit smearing for every file (curve.load_file).
 
     ``workers``/``scheduler``: see :class:`Runner` (or pass an open ``runner`` to reuse its
     processes). The model card (default: the packaged one) and the files must be readable at
@@ -234,7 +236,8 @@ def run_batch(paths: list[str], card_path: str | None = None, q_unit: str | None
     if scheduler is None and len(chunks) <= 1:
         workers = 1  # one chunk: starting a pool would cost more than it saves
     with _using(runner, workers, scheduler) as runner:
-        for k, rows in runner.map(classify_files, chunks, card_path, q_unit, top, _card_sha256(card_path)):
+        for k, rows in runner.map(classify_files, chunks, card_path, q_unit, top, _card_sha256(card_path),
+                                 slit_length):
             if isinstance(rows, AutomodelError):  # the bundle does not load: every chunk would fail
                 raise rows
             if isinstance(rows, BaseException):  # a worker died (or worse) on this chunk: say so per file

@@ -68,7 +68,7 @@ def cmd_suggest(args) -> int:
     results, failed = [], 0
     for path in args.files:
         try:
-            for s in suggester.suggest_file(path, q_unit=args.q_unit, fit=args.fit):
+            for s in suggester.suggest_file(path, q_unit=args.q_unit, fit=args.fit, slit_length=args.slit_length):
                 results.append(s.to_dict(top=args.top if args.top else None))
                 if args.sasview_paste:
                     results[-1]["sasview_paste"] = s.sasview_paste()
@@ -99,6 +99,7 @@ def cmd_batch(args) -> int:
         return 2
     try:
         rows = run_batch(paths, args.model, args.q_unit, args.top, args.workers, progress=not args.quiet,
+                         slit_length=args.slit_length,
                          scheduler=args.scheduler)
     except AutomodelError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -162,6 +163,19 @@ def cmd_info(args) -> int:
     return 0
 
 
+def _positive_float(text: str) -> float:
+    """argparse type of --slit-length: one positive finite number."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number: give the slit length in the unit of q, "
+                                         "e.g. --slit-length 0.05") from None
+    if not (value > 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"{text!r}: the slit length must be a positive number in the unit of q "
+                                         "(omit --slit-length for pinhole data)")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="sasview-automodel", description="Suggest sasmodels form factors for 1D SAS curves.")
     ap.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -170,8 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("files", nargs="+", metavar="FILE")
     s.add_argument("--json", action="store_true", help="print JSON instead of a table")
     s.add_argument("--top", type=int, default=0, help="show only the K best models (table default 3, JSON all)")
+    s.add_argument("--slit-length", type=_positive_float, default=None, metavar="L",
+                   help="the data are slit-smeared with slit length L, in the unit of q (overrides the file's)")
     s.add_argument("--q-unit", choices=["A", "nm"], default=None,
-                   help="unit of q in files that do not state it (default 1/A); a file that states its unit keeps it")
+                   help="unit of q in column files (text, CSV): overrides their header (default: the header's unit, else "
+                        "1/A); canSAS XML/NXcanSAS/ABS state their unit and keep it")
     s.add_argument("--model", help="model card of another bundle")
     s.add_argument("--fit", action=argparse.BooleanOptionalAction, default=False,
                    help="quick-fit the top 3 candidates with sasmodels and re-rank (default: --no-fit)")
@@ -187,7 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--scheduler", metavar="ADDRESS",
                    help="run on an existing dask.distributed cluster (e.g. tcp://host:8786), or 'local' for a "
                         "dask LocalCluster of --workers processes; needs the [dask] extra")
-    b.add_argument("--q-unit", choices=["A", "nm"], default=None)
+    b.add_argument("--q-unit", choices=["A", "nm"], default=None,
+                   help="unit of q in column files (overrides their header; default: the header's, else 1/A)")
+    b.add_argument("--slit-length", type=_positive_float, default=None, metavar="L",
+                   help="every file is slit-smeared with slit length L, in the unit of q (overrides the files')")
     b.add_argument("--model", help="model card of another bundle")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     b.set_defaults(func=cmd_batch)

@@ -88,6 +88,7 @@ class Suggestion:
     family: str = ""                     # shape family of catalog.FAMILIES (the most probable one)
     family_probability: float = 0.0      # its calibrated probability (sets.SetModel)
     plausible_models: list[str] = field(default_factory=list)  # the plausible set, best first (sets.py)
+    q_unit_used: str = "1/A"             # the unit the input q was read in (curve.Curve.q_unit_used)
 
     @property
     def family_note(self) -> str:
@@ -162,6 +163,7 @@ class Suggestion:
             "family": self.family,
             "family_probability": round(float(self.family_probability), 6),
             "plausible_models": list(self.plausible_models),
+            "q_unit_used": self.q_unit_used,
             "warnings": list(self.warnings),
         }
 
@@ -233,9 +235,13 @@ class Suggester:
                 prepared.append(make_curve(q, i, *(rest[:2]), name=f"curve{k}"))
         return self.suggest_curves(prepared)
 
-    def suggest_file(self, path: str, q_unit: str | None = None, fit: bool = False) -> list[Suggestion]:
-        """Rank models for every 1D dataset in a file (canSAS XML, NXcanSAS, ABS, PDH, columns)."""
-        return self.suggest_curves(load_file(path, q_unit=q_unit), fit=fit)
+    def suggest_file(self, path: str, q_unit: str | None = None, fit: bool = False,
+                     slit_length: float | None = None) -> list[Suggestion]:
+        """Rank models for every 1D dataset in a file (canSAS XML, NXcanSAS, ABS, PDH, columns).
+
+        ``q_unit`` overrides the unit a column file's header states; ``slit_length`` (in the unit
+        of q) declares slit smearing (curve.load_file)."""
+        return self.suggest_curves(load_file(path, q_unit=q_unit, slit_length=slit_length), fit=fit)
 
     def score(self, features: np.ndarray) -> dict[str, np.ndarray]:
         """Network + scoring for a featurized batch (B, C, G): calibrated ``probs`` (B, K) in
@@ -306,7 +312,8 @@ class Suggester:
                 outlier_threshold=self.ood_threshold, parameters=dict(candidates.get(ranking[0][0], {})),
                 candidate_parameters=candidates, warnings=warnings, name=c.name, source=c.source, entry=c.entry,
                 reason=reason, structure_factor=structure, family=catalog.FAMILY_NAMES[families[n]],
-                family_probability=family_probs[n], plausible_models=[m for m, _ in ranking[:set_sizes[n]]]))
+                family_probability=family_probs[n], plausible_models=[m for m, _ in ranking[:set_sizes[n]]],
+                q_unit_used=c.q_unit_used))
             if fit and candidates:
                 self._fit(results[-1], c, fit_top, fit_budget)
         return results

@@ -21,6 +21,13 @@ def _files(tmp):
         "one_column.txt": b"\n".join(str(v).encode() for v in q),
         "header_only.csv": b"q,I,dI\n",
         "nan_rows.txt": "\n".join(f"{a} nan {c}" for a, c in zip(q, s)).encode(),
+        # a few NaN / inf rows among good ones: sasdata drops them silently, the result must say so
+        "some_nan_rows.txt": "\n".join(f"{a} {'nan' if k % 30 == 7 else b} {c}"
+                                       for k, (a, b, c) in enumerate(zip(q, i, s))).encode(),
+        "some_inf_rows.txt": "\n".join(f"{'inf' if k == 3 else a} {'-inf' if k in (50, 90) else b} "
+                                       f"{'Infinity' if k == 120 else c}" for k, (a, b, c) in enumerate(zip(q, i, s))).encode(),
+        "mostly_nan_rows.csv": "\n".join(f"{a},{'NaN' if k % 3 else b},{c}"
+                                         for k, (a, b, c) in enumerate(zip(q, i, s))).encode(),
         "negative_q.txt": "\n".join(f"{-a} {b} {c}" for a, b, c in zip(q, i, s)).encode(),
         "zeros.txt": "\n".join(f"{a} 0 1" for a in q).encode(),
         "few_points.txt": "\n".join(f"{a} {b}" for a, b in zip(q[:4], i[:4])).encode(),
@@ -74,9 +81,10 @@ EXPECTED_ERRORS = {  # file -> a phrase of its message (what is wrong)
     "mostly_negative.txt": "mostly positive", "narrow_window.txt": "grid bins",
     "broken.xml": "not a readable SAS data file", "broken.h5": "not a readable SAS data file",
     "bad_unit.xml": "not a readable SAS data file",
+    "mostly_nan_rows.csv": "100 of 150 data rows hold NaN or infinite values",
 }
 EXPECTED_OK = ("good.txt", "unsorted.txt", "crlf.txt", "few_nonpositive.txt", "nm_unit.xml", "huge_values.txt",
-               "tiny_values.txt")
+               "tiny_values.txt", "some_nan_rows.txt", "some_inf_rows.txt")
 
 
 def _outcome(suggester, path):
@@ -103,6 +111,12 @@ def test_hostile_files_end_in_a_result_or_a_clear_error(tmp_path, suggester):
     warnings = " | ".join(outcomes["few_nonpositive.txt"][0].warnings)
     assert "4 of 150 points with zero or negative intensity" in warnings
     assert any("looks like 1/nm" in w for w in outcomes["nm_scale.txt"][0].warnings)
+    # rows the loader dropped are counted, with the reason (issue 26)
+    warnings = " | ".join(outcomes["some_nan_rows.txt"][0].warnings)
+    assert "5 of 150 data rows hold NaN or infinite values (I: 5; first at line 8) and were dropped" in warnings
+    warnings = " | ".join(outcomes["some_inf_rows.txt"][0].warnings)
+    assert "4 of 150 data rows hold NaN or infinite values (q: 1, I: 2, dI: 1; first at line 4)" in warnings
+    assert not any("NaN or infinite" in w for w in outcomes["good.txt"][0].warnings)
     assert _state(paths.values()) == before  # read only: same bytes, same mtime, same mode
     assert sorted(os.listdir(tmp_path)) == listing  # no temporary files left behind
     assert sorted(os.listdir(os.getcwd())) == cwd_listing

@@ -17,8 +17,10 @@ PY="${PYTHON312:-/root/.pyenv/versions/3.12.1/bin/python3.12}"
 
 if ! "$VENV/bin/python" -c "import sas, pytestqt, pytest_xvfb, sys; sys.exit(sas.__version__ != '6.2.0')" 2>/dev/null; then
     "$PY" -m venv "$VENV"
-    "$VENV/bin/pip" install -q --upgrade pip
-    "$VENV/bin/pip" install -q "sasview==6.2.0" "pytest>=8" "pytest-qt>=4.4" "pytest-xvfb>=3" "setuptools<81" wheel
+    # pip's output goes to a log (shown on failure): CI logs stay readable
+    { "$VENV/bin/pip" install -q --upgrade pip &&
+      "$VENV/bin/pip" install -q "sasview==6.2.0" "pytest>=8" "pytest-qt>=4.4" "pytest-xvfb>=3" "setuptools<81" wheel
+    } >"$VENV/setup.log" 2>&1 || { tail -50 "$VENV/setup.log"; exit 1; }
 fi
 # this worktree, editable, no extras (numpy, onnxruntime, sasdata, sasmodels; never torch)
 "$VENV/bin/pip" install -q --no-build-isolation -e "$ROOT" >"$VENV/automodel-install.log" 2>&1 \
@@ -33,7 +35,9 @@ PY
 
 cd "$ROOT"
 if [ $# -eq 0 ]; then
-    set -- tests/gui   # all GUI tests: end to end, launcher, fail-safe, enable/disable, bundle
+    # all GUI tests: the user routes (test_user_routes.py), end to end, launcher, fail-safe,
+    # enable/disable, bundle
+    set -- tests/gui
 fi
 SAS_OPENCL=none exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider \
     -o xvfb_width=1600 -o xvfb_height=1000 -o xvfb_colordepth=24 "$@"
