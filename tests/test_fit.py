@@ -93,7 +93,8 @@ def test_product_fixed_parameters_follow_the_catalog():
     fixed = product.fixed_parameters("cylinder", "hayter_msa")
     assert fixed["structure_factor_mode"] == 0
     assert fixed["radius_effective_mode"] == 2  # "equivalent volume sphere" among cylinder@hayter_msa's choices
-    assert fixed["charge"] == pytest.approx(20.0) and fixed["temperature"] == pytest.approx(313.0)
+    # the middle of the catalog's ranges: geometric for log-uniform charge (5-120), linear for temperature
+    assert fixed["charge"] == pytest.approx(np.sqrt(5.0 * 120.0), rel=1e-3) and fixed["temperature"] == pytest.approx(313.0)
     assert product.radius_effective_mode("hollow_cylinder", "hardsphere") == 2
     assert product.start_volfraction("sphere", "hardsphere", None) == product.VOLFRACTION_DEFAULT
     assert product.start_volfraction("sphere", "hardsphere", 0.9) == 0.6

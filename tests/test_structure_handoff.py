@@ -43,7 +43,7 @@ def test_each_candidate_gets_its_own_effective_radius_mode_and_s_rows():
     line = suggestion(msa).to_sasview("cylinder")
     assert line["fitpage_structure"] == ["hayter_msa"]
     assert line["radius_effective_mode"][1] == "2"          # "equivalent volume sphere" for cylinder@hayter_msa
-    assert line["charge"] == ["False", "20.0", "1e-06", "200.0"]  # catalog mid value, sasmodels limits
+    assert line["charge"] == ["False", "24.49", "1e-06", "200.0"]  # catalog mid value (geometric, 5-120), sasmodels limits
     assert {"temperature", "concentration_salt", "dielectconst"} <= set(line)
 
 
