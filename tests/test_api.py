@@ -46,6 +46,9 @@ def test_golden_top3_for_each_example(suggester, example_files):
         assert (s.structure_factor.name if s.structure_factor else None) == sf, path
         if s.structure_factor:
             assert s.structure_factor.p_needed == pytest.approx(golden[os.path.basename(path)]["p_structure_needed"], abs=2e-3)
+        g = golden[os.path.basename(path)]
+        assert (s.family, s.plausible_models) == (g["family"], g["plausible_models"]), path
+        assert s.family_probability == pytest.approx(g["family_probability"], abs=2e-3), path
 
 
 def test_examples_true_model_is_in_the_top3(suggester, example_files):

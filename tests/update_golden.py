@@ -20,7 +20,9 @@ for name in sorted(os.listdir(examples)):
         sf = res.structure_factor
         golden[name] = {"top3": [[m, round(p, 3)] for m, p in res.top(3)],
                         "structure_factor": None if sf is None else sf.name,
-                        "p_structure_needed": None if sf is None else round(sf.p_needed, 3)}
+                        "p_structure_needed": None if sf is None else round(sf.p_needed, 3),
+                        "family": res.family, "family_probability": round(res.family_probability, 3),
+                        "plausible_models": list(res.plausible_models)}
 with open(os.path.join(HERE, "golden_examples.json"), "w") as f:
     json.dump(golden, f, indent=1)
 print(json.dumps(golden, indent=1))

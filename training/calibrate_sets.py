@@ -169,7 +169,7 @@ def validation_probs(cfg: dict, suggester, draws: int, log=print) -> tuple[np.nd
 
 
 def calibrate(cfg: dict, card_path: str, draws: int | None = None, evaluate_n=None, stress_n: int | None = None,
-              log=print) -> dict:
+              log=print, source: str = "") -> dict:
     """Measure the constants for the bundle of ``card_path``, write them into the card; with
     ``evaluate_n`` (curves per family, or "all") report the held-out figures, with ``stress_n``
     (curves per set) those of the prior-shift stress sets (training/stress.py). Returns the metrics."""
@@ -179,6 +179,10 @@ def calibrate(cfg: dict, card_path: str, draws: int | None = None, evaluate_n=No
     draws = int(draws or cfg.get("val_draws", 1))
     probs, labels, ident = validation_probs(cfg, suggester, draws, log)
     constants = fit_constants(probs, labels, classes=suggester.classes)
+    where = (f"python -m training.calibrate_sets --config {source or '?'}: {len(labels) // draws} validation sets of "
+             f"{cfg['database']} x {draws} instrument draws")
+    for entry in constants.values():
+        entry["calibrated_on"] = where
     with open(card_path) as f:
         card = json.load(f)
     card.update(constants)
@@ -285,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
 
     cfg = load_config(args.config, database=args.database)
     n = None if args.evaluate is None else (args.evaluate if args.evaluate == "all" else int(args.evaluate))
-    calibrate(cfg, args.card, args.draws, n, args.stress, log=lambda m: print(m, flush=True))
+    calibrate(cfg, args.card, args.draws, n, args.stress, log=lambda m: print(m, flush=True), source=args.config)
     if args.real:
         real_sets(args.card, log=lambda m: print(m, flush=True))
     return 0
