@@ -20,12 +20,15 @@ $(VENV)/.gui: $(VENV)/.runtime tests/gui/setup_gui_env.sh
 	tests/gui/setup_gui_env.sh $(VENV)
 	touch $@
 
-.PHONY: demo test test-core test-gui test-gui-62 gui bench examples
+.PHONY: demo test test-unit test-core test-gui test-gui-62 gui bench examples
 demo: $(VENV)/.runtime  ## set up and classify a bundled example curve
 	$(BIN)/sasview-automodel suggest examples/sphere_saxs.txt
 
 test: $(VENV)/.dev $(VENV)/.gui  ## set up and run the whole suite: engine, smoke training run, SasView GUI under Xvfb
 	SAS_OPENCL=none $(BIN)/python -m pytest -q tests
+
+test-unit: $(VENV)/.dev  ## the fast tier: no GUI, no slow tests (under two minutes)
+	SAS_OPENCL=none $(BIN)/python -m pytest -q tests -m "not slow and not gui"
 
 test-core: $(VENV)/.dev  ## everything but the GUI tests (no SasView needed)
 	SAS_OPENCL=none $(BIN)/python -m pytest -q tests --ignore=tests/gui

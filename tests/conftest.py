@@ -10,6 +10,13 @@ os.environ.setdefault("SAS_OPENCL", "none")
 EXAMPLES = os.path.join(ROOT, "examples")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Every test under tests/gui is a ``gui`` test (``make test-unit`` leaves them out)."""
+    for item in items:
+        if f"{os.sep}gui{os.sep}" in str(item.fspath):
+            item.add_marker(pytest.mark.gui)
+
+
 @pytest.fixture(scope="session")
 def suggester():
     from sasview_automodel import Suggester

@@ -2,6 +2,8 @@
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow   # torch training steps or a dask cluster: make test-unit leaves them out
+
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 

@@ -10,6 +10,8 @@ import h5py
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow   # torch training steps or a dask cluster: make test-unit leaves them out
+
 from sasview_automodel.batch import Runner, expand_inputs, run_batch, suggest_many
 from sasview_automodel.bench import BAD_KINDS, make_dataset_folder, synthetic_curves
 from sasview_automodel.curve import make_curve

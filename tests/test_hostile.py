@@ -159,6 +159,7 @@ def _million():
     return q, i * (1 + 0.05 * np.random.default_rng(0).standard_normal(q.size)), 0.05 * i
 
 
+@pytest.mark.slow
 def test_a_million_points_are_handled_in_bounded_memory_and_time(suggester):
     q, i, s = _million()
     tracemalloc.start()
@@ -171,6 +172,7 @@ def test_a_million_points_are_handled_in_bounded_memory_and_time(suggester):
     assert elapsed < 15 and peak < 400e6, (elapsed, peak)  # 24 MB of input; resampled to 256 bins
 
 
+@pytest.mark.slow
 def test_a_million_point_file_is_handled(tmp_path, suggester):
     q, i, s = _million()
     p = tmp_path / "million.txt"

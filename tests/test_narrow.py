@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+pytestmark = pytest.mark.slow   # torch training steps or a dask cluster: make test-unit leaves them out
+
 torch = pytest.importorskip("torch")
 
 from sasview_automodel.grid import CHANNELS  # noqa: E402

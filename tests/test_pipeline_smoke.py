@@ -5,6 +5,8 @@ import os
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow   # torch training steps or a dask cluster: make test-unit leaves them out
+
 from tests.conftest import ROOT
 
 SMOKE = os.path.join(ROOT, "training", "configs", "smoke.yaml")

@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import onnxruntime as ort
 import pytest
+
+pytestmark = pytest.mark.slow   # torch training steps or a dask cluster: make test-unit leaves them out
 import torch
 
 from sasview_automodel.bundle import ModelBundle
