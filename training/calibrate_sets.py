@@ -118,9 +118,10 @@ SET_COLUMNS = ("n", "coverage", "mean_size", "coverage_ident", "mean_size_ident"
 
 
 def sets_report(results: dict, model: sets.SetModel, pooled_over: list[str] | None = None,
-                title: str = "Shape families and plausible sets per instrument family") -> tuple[list[str], dict]:
+                title: str = "Shape families and plausible sets per instrument family",
+                pooled_name: str = "held-out pooled") -> tuple[list[str], dict]:
     """Markdown and metrics, one row per test set in ``results`` (evaluate.run_family outputs) and a
-    pooled row over ``pooled_over`` (the held-out families)."""
+    pooled row ``pooled_name`` over ``pooled_over`` (the held-out families)."""
     how = "measured on validation curves" if model.measured else "fallback: no constants in the card"
     lines = ["", f"## {title}", "",
              f"Plausible set: best-ranked models until the probability ranked above the next reaches "
@@ -143,8 +144,8 @@ def sets_report(results: dict, model: sets.SetModel, pooled_over: list[str] | No
         ho = [results[f] for f in pooled_over if f in results]
         if ho:
             m = set_metrics(*(np.concatenate([r[k] for r in ho]) for k in ("probs", "labels", "ident")), model)
-            metrics["held_out_pooled"] = m
-            lines.append(row("**held-out pooled**", m))
+            metrics[pooled_name.replace(" ", "_").replace("-", "_")] = m
+            lines.append(row(f"**{pooled_name}**", m))
     return lines, metrics
 
 
@@ -223,8 +224,8 @@ def stress_sets(cfg: dict, card_path: str, n: int, log=print) -> dict:
     results = stress.run_stress(suggester, db, n, evaluate.evaluation_seed(cfg), 0,
                                 int(cfg.get("stress_param_per_class", 60)), log)
     lines, metrics = sets_report(results, suggester.sets, list(results), "Shape families and plausible sets: "
-                                 "prior-shift stress sets")
-    print("\n".join(lines).replace("**held-out pooled**", "**stress pooled**"))
+                                 "prior-shift stress sets", pooled_name="stress pooled")
+    print("\n".join(lines))
     return metrics
 
 

@@ -401,9 +401,12 @@ def append_stress_report(report: str, suggester: Suggester, db, heldout: list[st
     results = stress.run_stress(suggester, db, int(cfg.get("stress_per_set", 1500)), evaluation_seed(cfg),
                                 int(cfg.get("stress_ood_per_kind", 60)), int(cfg.get("stress_param_per_class", 60)), log)
     stress_lines, stress_metrics = stress.stress_report(results)
+    from training.calibrate_sets import sets_report
+    set_lines, set_metrics = sets_report(results, suggester.sets, list(results), pooled_name="stress pooled",
+                                         title="Shape families and plausible sets: prior-shift stress sets")
     with open(report, "a") as f:
-        f.write("\n".join(lines + stress_lines) + "\n")
-    return {"held_out_clean": clean_row, "stress": stress_metrics}
+        f.write("\n".join(lines + stress_lines + set_lines) + "\n")
+    return {"held_out_clean": clean_row, "stress": stress_metrics, "stress_sets": set_metrics}
 
 
 def append_sets_report(report: str, results: dict, suggester: Suggester, heldout: list[str]) -> dict:
