@@ -343,6 +343,8 @@ def train(cfg: dict, resume: bool = False, log=print) -> str:
                                                       * vf_mask).sum() / vf_mask.sum().clamp_min(1)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        if cfg.get("grad_clip"):   # a rare extreme batch must not throw the warm-started weights away
+            torch.nn.utils.clip_grad_norm_(model.parameters(), float(cfg["grad_clip"]))
         opt.step()
         step += 1
         if time.time() - last_log > 60 or step == 1:
