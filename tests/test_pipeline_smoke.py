@@ -282,6 +282,8 @@ def test_compare_scores_every_bundle_on_the_same_curves(smoke_run, tmp_path):
     rows = compare.compare(cfg, [card, card, str(tmp_path / "biased" / "automodel.card.json")], log=lambda m: None)
     assert {r["family"] for r in rows} == {"train-like", "usaxs", "slit_saxs", "sans_coarse", "waxs_edge", "held-out pooled"}
     for r in rows:
+        if r["n"] == 0:   # a tiny draw can hold no identifiable curve of a family
+            continue
         assert r["top1"][0] == r["top1"][1] and r["diff"][0][0] == 0.0
         assert r["diff"][1][0] == pytest.approx(r["top1"][2] - r["top1"][0])
     pooled = next(r for r in rows if r["family"] == "held-out pooled" and r["subset"] == "all")
@@ -305,11 +307,13 @@ def test_confusion_check_fits_the_true_model_well():
     from sasview_automodel.catalog import CLASS_NAMES
     from training import evaluate
     from training.data import Database, observe_row
+    from training.instrument import load_config, without_nuisances
     from training.simulate import Q_FINE, simulate_one
     label, curve, pars, lengths = simulate_one(0, seed=11)  # a sphere
     db = Database(Q_FINE, curve[None], np.array([label]), np.array([lengths]), np.array([0]))
     rng = np.random.default_rng(0)
-    sample = observe_row(db, 0, rng)
+    clean = without_nuisances(load_config())   # the fit models no upturn or merged settings
+    sample = observe_row(db, 0, rng, instruments=clean)
     chi_true = evaluate.fit_class(label, sample, Q_FINE, rng, start=pars)
     chi_cyl = evaluate.fit_class(CLASS_NAMES.index("cylinder"), sample, Q_FINE, rng, starts=1, max_nfev=3)
     assert chi_true < 3.0 and chi_true <= chi_cyl * 1.5

@@ -201,6 +201,13 @@ def confused_pairs(results: dict, heldout: list[str]) -> tuple[np.ndarray, list[
     return conf, pairs
 
 
+def fittable(inst) -> bool:
+    """Whether ``fit_class`` (form factor, scale, flat background, the instrument's smearing) models
+    everything in a curve observed through ``inst``: no upturn, tail, merged settings or beam stop."""
+    return (inst.upturn_exponent == 0 and inst.tail_level == 0 and inst.segments == 1
+            and inst.beamstop_points == 0 and inst.background_slope == 0)
+
+
 def physical_confusions(results: dict, db, pairs: list[tuple[int, int]], per_pair: int, seed: int, log,
                         budget_s: float = 120.0) -> list[dict]:
     """For each (true, predicted) pair, fit both models to misclassified identifiable curves."""
@@ -211,7 +218,8 @@ def physical_confusions(results: dict, db, pairs: list[tuple[int, int]], per_pai
         for fam, r in results.items():
             pred = r["probs"].argmax(1)
             for i in np.flatnonzero((r["labels"] == a) & (pred == b) & r["ident"]):
-                cases.append(r["samples"][i])
+                if fittable(r["samples"][i].instrument):
+                    cases.append(r["samples"][i])
         rng.shuffle(cases)
         chi_true, chi_conf = [], []
         t0 = time.time()
@@ -306,7 +314,8 @@ def write_report(path: str, results: dict, families: dict, conf: np.ndarray, pai
         lines.append(f"| {name} | " + " | ".join(str(v) for v in conf[k]) + " |")
 
     lines += ["", "## Most confused pairs: physical or classifier failure?", "",
-              "For misclassified identifiable curves of each pair, both the true and the predicted model are "
+              "For misclassified identifiable curves of each pair (those whose nuisances the fit models: no upturn, "
+              "tail, sloped background, merged settings or beam stop), both the true and the predicted model are "
               "fitted to the curve (multi-start least squares over the catalog's shape parameters and "
               "polydispersity; best scale and background solved exactly; the instrument's own smearing). "
               "A confusion counts as *physical* when the predicted model's reduced chi-square is within 20 % "
