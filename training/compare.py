@@ -22,7 +22,7 @@ import numpy as np
 from sasview_automodel import Suggester
 from training.data import load_database
 from training.evaluate import evaluation_rng, family_results
-from training.instrument import load_config as load_instruments
+from training.instrument import load_config as load_instruments, without_nuisances
 from training.train import load_config
 
 
@@ -34,15 +34,55 @@ def paired_difference(correct_a: np.ndarray, correct_b: np.ndarray) -> tuple[flo
     return float(d.mean()), float(d.std(ddof=1) / np.sqrt(d.size))
 
 
-def compare(cfg: dict, cards: list[str], log=print, split: str = "test") -> list[dict]:
+def within_catalog(db, rev: str):
+    """The sets of ``db`` that the catalog committed in git revision ``rev`` could have drawn (its
+    parameter ranges and excluded bands, widths up to 0.25, no lognormal, nothing near-degenerate
+    now): the closest a database of today's prior gets to an earlier bundle's own test prior."""
+    import importlib.util
+    import json
+    import os
+    import subprocess
+    import tempfile
+
+    from sasview_automodel.catalog import CLASSES
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    source = subprocess.run(["git", "-C", root, "show", f"{rev}:sasview_automodel/catalog.py"], check=True,
+                            capture_output=True, text=True).stdout
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(source)
+    spec = importlib.util.spec_from_file_location(f"catalog_{rev}", f.name)
+    old = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = old
+    spec.loader.exec_module(old)
+    os.unlink(f.name)
+    keep = []
+    for k, p in zip(db.label, db.params):
+        pars, spec_now = json.loads(p), CLASSES[k]
+        keep.append(old.CLASSES[k].allows(pars) and pars[spec_now.pd_param + "_pd"] <= 0.25
+                    and pars[spec_now.pd_param + "_pd_type"] != "lognormal" and not spec_now.near_degenerate(pars))
+    keep = np.array(keep)
+    fields = ("intensity", "label", "lengths", "index", "params", "slot_values", "sq_label", "radius_effective",
+              "near_degenerate")
+    from dataclasses import replace
+    return replace(db, **{name: getattr(db, name)[keep] for name in fields if getattr(db, name) is not None})
+
+
+def compare(cfg: dict, cards: list[str], log=print, split: str = "test", nuisances: bool = True,
+            catalog_rev: str | None = None) -> list[dict]:
     """Rows (family, subset, n, top-1 per card, difference to the first card and its SE) on the
-    ``split`` ("test" or "val") sets."""
+    ``split`` ("test" or "val") sets; ``nuisances=False`` observes them through the instruments alone;
+    ``catalog_rev`` keeps the sets an earlier catalog could have drawn (``within_catalog``)."""
     if split not in ("test", "val"):
         raise ValueError(f"split must be 'test' or 'val', not {split!r}")
     suggesters = [Suggester(c) for c in cards]
     db = load_database(cfg["database"], with_params=True, with_radius_effective=True).subset(split)
-    heldout = list(load_instruments()["held_out"])
-    results = family_results(suggesters[0], db, heldout, cfg, evaluation_rng(cfg), log)
+    if catalog_rev:
+        db = within_catalog(db, catalog_rev)
+        log(f"{len(db)} {split} sets inside the catalog of {catalog_rev}")
+    table = load_instruments()
+    heldout = list(table["held_out"])
+    results = family_results(suggesters[0], db, heldout, cfg, evaluation_rng(cfg), log,
+                             instruments=None if nuisances else without_nuisances(table))
     correct = {}   # family -> (identifiable mask, [top-1 correct per card])
     for family, r in results.items():
         hits = [r["probs"].argmax(1) == r["labels"]]
@@ -79,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--labels", nargs="+", help="column names (default: A, B, C, ...)")
     ap.add_argument("--split", choices=("test", "val"), default="test",
                     help="val: validation sets, for choosing what to ship (default: test)")
+    ap.add_argument("--within-catalog", metavar="REV",
+                    help="only the sets the catalog of git revision REV could have drawn (an earlier bundle's prior)")
+    ap.add_argument("--without-nuisances", action="store_true",
+                    help="observe through the instruments alone (no upturns, merged settings, ...: the clean prior)")
     args = ap.parse_args(argv)
     if len(args.cards) < 2:
         ap.error("give at least two cards")
@@ -86,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     if len(labels) != len(args.cards):
         ap.error("give one label per card")
     cfg = load_config(args.config, database=args.database)
-    print(table(compare(cfg, args.cards, log=lambda m: print(m, file=sys.stderr), split=args.split), labels))
+    print(table(compare(cfg, args.cards, log=lambda m: print(m, file=sys.stderr), split=args.split,
+                        nuisances=not args.without_nuisances, catalog_rev=args.within_catalog), labels))
     return 0
 
 

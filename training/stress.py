@@ -14,8 +14,8 @@ instrument families (training/evaluate.py appends the same table to its report):
   parameter range widened by ``WIDEN`` (log ranges x/÷ WIDEN, the degenerate bands kept out),
   size distributions up to ``PD_MAX``, sizes and ratios beyond what training drew.
 
-Per set: top-1 / top-3 on identifiable curves, ECE of the top probability, in-catalog curves
-flagged as outliers, and the outlier AUROC against the evaluation's outlier curves observed through
+Per set: top-1 / top-3 on identifiable curves, ECE of the top probability and of the confidence
+value, in-catalog curves flagged as outliers, and the outlier AUROC against the evaluation's outlier curves observed through
 the same stressed instruments.
 """
 from __future__ import annotations
@@ -118,6 +118,12 @@ def _top(r: dict, k: int, mask: np.ndarray) -> float:
     return topk(r["probs"][mask], r["labels"][mask], k)
 
 
+def _confidence_ece(r: dict) -> float:
+    """ECE of the confidence value (what the user reads: P(top-1 right)) against top-1 correctness."""
+    from training.ood import ece as ece_of_confidence
+    return ece_of_confidence(np.asarray(r["confidence"], float), (r["probs"].argmax(1) == r["labels"]).astype(float))
+
+
 def stress_report(results: dict, table: dict | None = None) -> tuple[list[str], dict]:
     """Markdown lines and metrics of the stress sets."""
     from training.evaluate import _pct, ece
@@ -134,27 +140,29 @@ def stress_report(results: dict, table: dict | None = None) -> tuple[list[str], 
              "Flagged: in-catalog curves the outlier detector rejects; AUROC: outlier score of these curves "
              "against the evaluation's outlier kinds observed through the same instruments "
              "(`python -m training.stress`).", "",
-             "| set | n | identifiable | top-1 ident. | top-3 ident. | ECE (all) | flagged | outlier AUROC | what |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| set | n | identifiable | top-1 ident. | top-3 ident. | ECE top-1 prob. | ECE confidence | flagged | outlier AUROC | what |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     metrics = {}
     for name, r in results.items():
         idn = r["ident"]
         row = dict(n=int(len(idn)), identifiable=float(idn.mean()), top1_ident=_top(r, 1, idn), top3_ident=_top(r, 3, idn),
-                   ece=ece(r["probs"], r["labels"]), flagged=float(r["flagged"].mean()), auroc=float(r.get("auroc", np.nan)))
+                   ece=ece(r["probs"], r["labels"]), ece_confidence=_confidence_ece(r),
+                   flagged=float(r["flagged"].mean()), auroc=float(r.get("auroc", np.nan)))
         metrics[name] = row
         lines.append(f"| {name} | {row['n']} | {_pct(row['identifiable'])} | {_pct(row['top1_ident'])} | "
-                     f"{_pct(row['top3_ident'])} | {row['ece']:.3f} | {_pct(row['flagged'])} | {row['auroc']:.3f} | "
+                     f"{_pct(row['top3_ident'])} | {row['ece']:.3f} | {row['ece_confidence']:.3f} | {_pct(row['flagged'])} | {row['auroc']:.3f} | "
                      f"{described.get(name, '')} |")
     stressed_only = [r for k, r in results.items() if k != "clean"]
     if stressed_only:
-        cat = {key: np.concatenate([r[key] for r in stressed_only]) for key in ("probs", "labels", "ident", "flagged")}
+        cat = {key: np.concatenate([r[key] for r in stressed_only]) for key in ("probs", "labels", "ident", "flagged", "confidence")}
         idn = cat["ident"]
         pooled = dict(n=int(len(idn)), identifiable=float(idn.mean()), top1_ident=_top(cat, 1, idn),
-                      top3_ident=_top(cat, 3, idn), ece=ece(cat["probs"], cat["labels"]), flagged=float(cat["flagged"].mean()),
+                      top3_ident=_top(cat, 3, idn), ece=ece(cat["probs"], cat["labels"]), ece_confidence=_confidence_ece(cat),
+                      flagged=float(cat["flagged"].mean()),
                       auroc=float(np.nanmin([r.get("auroc", np.nan) for r in stressed_only])))
         metrics["stress_pooled"] = pooled
         lines.append(f"| **stressed pooled** | {pooled['n']} | {_pct(pooled['identifiable'])} | **{_pct(pooled['top1_ident'])}** | "
-                     f"{_pct(pooled['top3_ident'])} | **{pooled['ece']:.3f}** | **{_pct(pooled['flagged'])}** | "
+                     f"{_pct(pooled['top3_ident'])} | {pooled['ece']:.3f} | **{pooled['ece_confidence']:.3f}** | **{_pct(pooled['flagged'])}** | "
                      f"**{pooled['auroc']:.3f}** (lowest) | every set but clean |")
     return lines, metrics
 
