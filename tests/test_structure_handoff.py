@@ -7,7 +7,7 @@ import pytest
 
 from sasview_automodel import cli
 from sasview_automodel.errors import InputError
-from sasview_automodel.sasview_format import fitting_line_dict, paste_string, structure_rows
+from sasview_automodel.sasview_format import fitting_line_dict, structure_rows
 from sasview_automodel.suggest import StructureFactorSuggestion, Suggestion
 
 
@@ -65,7 +65,6 @@ def test_dilute_or_no_head_gives_the_plain_form_factor():
 def test_paste_text_carries_the_structure_factor_rows():
     s = suggestion(HS)
     text = s.sasview_paste()
-    assert text == paste_string(s.to_sasview())
     rows = text.split(":")
     assert rows[0] == "sasview_parameter_values"
     assert "fitpage_structure,hardsphere" in rows and "volfraction,True,0.25,0.001,0.6" in rows
