@@ -26,7 +26,7 @@ def _columns():
 
 def _write(path, header_lines, scale=10.0, sep=" ", columns=3):
     q, i, di, dq = _columns()
-    rows = [sep.join(f"{v:.6e}" for v in (a * scale, b, c, d)[:columns]) for a, b, c, d in zip(q, i, di, dq)]
+    rows = [sep.join(f"{v:.6e}" for v in (a * scale, b, c, d * scale)[:columns]) for a, b, c, d in zip(q, i, di, dq)]   # dQ in the unit of q
     path.write_text("\n".join([*header_lines, *rows]) + "\n")
     return str(path)
 
