@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import sys
 import time
@@ -242,7 +243,11 @@ def _results(todo: list[int], chunk: int, seed: int, workers: int, scheduler, sq
     """Chunk results in completion order, from local processes or a dask cluster."""
     extra = (sq_fraction,) if sq_fraction > 0 else ()  # the default call stays what it was
     if scheduler is None:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # forkserver where there is one (Linux): a forked child of a process that already runs
+        # threads (onnxruntime, torch: a test session, a notebook) can deadlock on a lock it copied
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else None)
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             futures = [pool.submit(simulate_chunk, k * chunk, (k + 1) * chunk, seed, *extra) for k in todo]
             try:
                 for fut in as_completed(futures):
