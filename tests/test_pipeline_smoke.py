@@ -340,6 +340,7 @@ def test_a_failing_chunk_stops_the_simulation_at_once(tmp_path, monkeypatch):
     markers.mkdir()
     monkeypatch.setenv("AUTOMODEL_TEST_MARKERS", str(markers))
     monkeypatch.setattr(simulate, "simulate_chunk", _failing_chunk)
+    monkeypatch.setattr(simulate, "START_METHOD", "fork")   # the patched chunk must reach the workers
     with pytest.raises(RuntimeError, match="no valid curve"):
         simulate.run(str(tmp_path / "db.h5"), 9 * 8, chunk=9, workers=1, progress=False)
     assert len(os.listdir(markers)) <= 3   # the failed chunk and at most the ones already queued

@@ -45,6 +45,10 @@ from sasview_automodel.product import radius_effective_mode  # the index of the 
 Q_FINE = np.logspace(np.log10(1e-4), np.log10(1.5), 512)
 
 _KERNELS: dict = {}
+# Worker processes start from a forkserver where there is one (Linux): a forked child of a process
+# that already runs threads (onnxruntime, torch: a test session, a notebook) can deadlock on a lock
+# it copied.
+START_METHOD = "forkserver"
 
 
 def _kernel(name: str):
@@ -243,10 +247,8 @@ def _results(todo: list[int], chunk: int, seed: int, workers: int, scheduler, sq
     """Chunk results in completion order, from local processes or a dask cluster."""
     extra = (sq_fraction,) if sq_fraction > 0 else ()  # the default call stays what it was
     if scheduler is None:
-        # forkserver where there is one (Linux): a forked child of a process that already runs
-        # threads (onnxruntime, torch: a test session, a notebook) can deadlock on a lock it copied
         methods = multiprocessing.get_all_start_methods()
-        ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else None)
+        ctx = multiprocessing.get_context(START_METHOD if START_METHOD in methods else None)
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             futures = [pool.submit(simulate_chunk, k * chunk, (k + 1) * chunk, seed, *extra) for k in todo]
             try:
