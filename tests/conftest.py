@@ -28,6 +28,22 @@ def example_files():
     return sorted(os.path.join(EXAMPLES, f) for f in os.listdir(EXAMPLES) if f.endswith((".txt", ".csv", ".xml")))
 
 
+def edited_bundle(tmp_path, edit) -> str:
+    """A copy of the shipped bundle in ``tmp_path`` whose card ``edit(card)`` changed in place; its card path."""
+    import json
+    import shutil
+    from sasview_automodel.bundle import default_card_path
+    card_path = default_card_path()
+    for name in os.listdir(os.path.dirname(card_path)):
+        if name.startswith("automodel."):
+            shutil.copy(os.path.join(os.path.dirname(card_path), name), tmp_path / name)
+    card = json.load(open(card_path))
+    edit(card)
+    out = tmp_path / os.path.basename(card_path)
+    json.dump(card, open(out, "w"))
+    return str(out)
+
+
 def sphere_curve(r=60.0, n=150, qmin=0.003, qmax=0.4, noise=0.03, seed=0):
     """Analytic sphere form factor with noise (independent of the training simulator)."""
     rng = np.random.default_rng(seed)

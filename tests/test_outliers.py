@@ -1,33 +1,18 @@
 """Confidence and outlier detection with the shipped bundle (issue 4): the card's constants are the
 ones used, a curve unlike the catalog is flagged, an easy in-distribution curve is not."""
-import json
 import os
-import shutil
 
 import numpy as np
 import pytest
 
 from sasview_automodel import Suggester, load_file
-from sasview_automodel.bundle import default_card_path
 from sasview_automodel.scoring import OUTLIER_CONFIDENCE_CAP
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, edited_bundle
 
 
 @pytest.fixture(scope="module")
 def shipped():
     return Suggester()
-
-
-def _edited_bundle(tmp_path, edit) -> str:
-    card_path = default_card_path()
-    for name in os.listdir(os.path.dirname(card_path)):
-        if name.startswith("automodel."):
-            shutil.copy(os.path.join(os.path.dirname(card_path), name), tmp_path / name)
-    card = json.load(open(card_path))
-    edit(card)
-    out = tmp_path / os.path.basename(card_path)
-    json.dump(card, open(out, "w"))
-    return str(out)
 
 
 def _sphere():
@@ -89,7 +74,7 @@ def test_two_sphere_outliers_show_both_populations():
 def test_the_card_threshold_is_the_one_used(tmp_path):
     def tiny(card):
         card["ood"]["threshold"] = -1e9   # every score (a z-sum may be negative) lies above
-    s = Suggester(_edited_bundle(tmp_path, tiny)).suggest_curves([_sphere()])[0]
+    s = Suggester(edited_bundle(tmp_path, tiny)).suggest_curves([_sphere()])[0]
     assert s.outlier and s.outlier_threshold == -1e9 and s.confidence <= OUTLIER_CONFIDENCE_CAP
     assert "unlike any trained shape" in s.reason
 
@@ -97,7 +82,7 @@ def test_the_card_threshold_is_the_one_used(tmp_path):
 def test_the_card_temperature_is_the_one_used(tmp_path):
     def hot(card):
         card["temperature"] = 1e4
-    s = Suggester(_edited_bundle(tmp_path, hot)).suggest_curves([_sphere()])[0]
+    s = Suggester(edited_bundle(tmp_path, hot)).suggest_curves([_sphere()])[0]
     probs = [p for _, p in s.ranking]
     assert max(probs) - min(probs) < 0.01   # near uniform at a huge temperature
 
@@ -107,7 +92,7 @@ def test_the_card_confidence_recalibration_is_the_one_used(tmp_path, shipped):
 
     def flat(card):
         card["confidence"]["recalibration"] = {"method": "test", "x": [0.0, 1.0], "y": [0.3, 0.3]}
-    s = Suggester(_edited_bundle(tmp_path, flat)).suggest_curves([_sphere()])[0]
+    s = Suggester(edited_bundle(tmp_path, flat)).suggest_curves([_sphere()])[0]
     assert not s.outlier and s.confidence == pytest.approx(0.3)
 
 

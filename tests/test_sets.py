@@ -5,26 +5,12 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 
 import numpy as np
 import pytest
 
 from sasview_automodel import Suggester, catalog, sets
-from sasview_automodel.bundle import default_card_path
-from tests.conftest import EXAMPLES, sphere_curve
-
-
-def _edited_bundle(tmp_path, edit) -> str:
-    card_path = default_card_path()
-    for name in os.listdir(os.path.dirname(card_path)):
-        if name.startswith("automodel."):
-            shutil.copy(os.path.join(os.path.dirname(card_path), name), tmp_path / name)
-    card = json.load(open(card_path))
-    edit(card)
-    out = tmp_path / os.path.basename(card_path)
-    json.dump(card, open(out, "w"))
-    return str(out)
+from tests.conftest import EXAMPLES, edited_bundle, sphere_curve
 
 
 def _calibrated_toy(n: int, seed: int, sharpen: float = 1.0):
@@ -128,14 +114,14 @@ def test_the_card_level_and_family_temperature_are_the_ones_used(tmp_path):
     def everything(card):
         card["plausible"] = {"level": 1.0}
         card["families"] = {"temperature": 1e6, "partition": {f.name: list(f.members) for f in catalog.FAMILIES}}
-    r = Suggester(_edited_bundle(tmp_path, everything)).suggest(q, i, s)
+    r = Suggester(edited_bundle(tmp_path, everything)).suggest(q, i, s)
     assert r.plausible_models == [m for m, _ in r.ranking]      # level 1: all nine, best first
     assert r.family_probability == pytest.approx(0.5, abs=1e-4)
 
     def nothing(card):
         card["plausible"] = {"level": 0.0}
         card.pop("families", None)
-    r = Suggester(_edited_bundle(tmp_path, nothing)).suggest(q, i, s)
+    r = Suggester(edited_bundle(tmp_path, nothing)).suggest(q, i, s)
     assert r.plausible_models == [r.best]
 
 
