@@ -61,7 +61,7 @@ def test_sha256_of_available_files(rows):
         for root in (rv._installed_root(r["package"]), os.path.join(rv.CACHE, r["package"])):
             p = root and os.path.join(root, *r["path"].split("/"))
             if p and os.path.isfile(p):
-                assert rv.sha256_file(p) == r["sha256"], f"{r['id']}: {p} differs from the manifest"
+                assert rv.file_sha256(p) == r["sha256"], f"{r['id']}: {p} differs from the manifest"
 
 
 def test_scorer_on_a_few_curves(rows, tmp_path):

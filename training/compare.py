@@ -23,7 +23,7 @@ from sasview_automodel import Suggester
 from training.data import load_database
 from training.evaluate import evaluation_rng, family_results
 from training.instrument import load_config as load_instruments, without_nuisances
-from training.train import load_config
+from training.train import git_show, load_config
 
 
 def paired_difference(correct_a: np.ndarray, correct_b: np.ndarray) -> tuple[float, float]:
@@ -41,15 +41,11 @@ def within_catalog(db, rev: str):
     import importlib.util
     import json
     import os
-    import subprocess
     import tempfile
 
     from sasview_automodel.catalog import CLASSES
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    source = subprocess.run(["git", "-C", root, "show", f"{rev}:sasview_automodel/catalog.py"], check=True,
-                            capture_output=True, text=True).stdout
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
-        f.write(source)
+    with tempfile.NamedTemporaryFile("wb", suffix=".py", delete=False) as f:
+        f.write(git_show(rev, "sasview_automodel/catalog.py"))
     spec = importlib.util.spec_from_file_location(f"catalog_{rev}", f.name)
     old = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = old
@@ -60,11 +56,7 @@ def within_catalog(db, rev: str):
         pars, spec_now = json.loads(p), CLASSES[k]
         keep.append(old.CLASSES[k].allows(pars) and pars[spec_now.pd_param + "_pd"] <= 0.25
                     and pars[spec_now.pd_param + "_pd_type"] != "lognormal" and not spec_now.near_degenerate(pars))
-    keep = np.array(keep)
-    fields = ("intensity", "label", "lengths", "index", "params", "slot_values", "sq_label", "radius_effective",
-              "near_degenerate")
-    from dataclasses import replace
-    return replace(db, **{name: getattr(db, name)[keep] for name in fields if getattr(db, name) is not None})
+    return db.take(np.array(keep))
 
 
 def compare(cfg: dict, cards: list[str], log=print, split: str = "test", nuisances: bool = True,

@@ -5,7 +5,7 @@ Splits are fixed by the parameter-set index, so they never depend on how far a d
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import json
 import os
@@ -39,12 +39,12 @@ class Database:
     def subset(self, split: str) -> "Database":
         mod = self.index % 20
         keep = np.isin(mod, SPLITS[split]) if split in SPLITS else ~np.isin(mod, sum(SPLITS.values(), ()))
-        return Database(self.q, self.intensity[keep], self.label[keep], self.lengths[keep], self.index[keep],
-                        None if self.params is None else self.params[keep],
-                        None if self.slot_values is None else self.slot_values[keep],
-                        None if self.sq_label is None else self.sq_label[keep],
-                        None if self.radius_effective is None else self.radius_effective[keep],
-                        None if self.near_degenerate is None else self.near_degenerate[keep])
+        return self.take(keep)
+
+    def take(self, keep: np.ndarray) -> "Database":
+        """The rows where the bool mask ``keep`` holds (every per-row field; the fine grid shared)."""
+        return replace(self, **{f.name: getattr(self, f.name)[keep] for f in fields(self)
+                                if f.name != "q" and getattr(self, f.name) is not None})
 
     def rows_of_class(self, label: int) -> np.ndarray:
         """Rows of class ``label`` (cached)."""

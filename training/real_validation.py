@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import importlib.util
 import json
 import os
@@ -41,6 +40,8 @@ import tempfile
 import zipfile
 
 import numpy as np
+
+from sasview_automodel.bundle import file_sha256   # the bundle's checksum, 1 MB blocks
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -133,14 +134,6 @@ def check_manifest(rows: list[dict], classes=None, sq_names=None) -> list[str]:
 
 
 # -- files ----------------------------------------------------------------------------------
-def sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _installed_root(package: str) -> str | None:
     """The folder that holds the package's top-level module (site-packages), or None."""
     module = PACKAGES[package][1]
@@ -162,7 +155,7 @@ def locate(row: dict, cache: str = CACHE) -> tuple[str | None, str]:
     for root in roots:
         p = os.path.join(root, *row["path"].split("/"))
         tried.append(p)
-        if os.path.isfile(p) and sha256_file(p) == row["sha256"]:
+        if os.path.isfile(p) and file_sha256(p) == row["sha256"]:
             return p, p
     return None, " or ".join(tried)
 
@@ -361,7 +354,7 @@ def evaluate(card: str | None = None, manifest: str = MANIFEST, cache: str = CAC
     card_info = s.bundle.card
     return {"bundle": {"card": s.bundle.card_path, "name": card_info.get("name"), "version": card_info.get("version"),
                        "onnx_sha256": card_info.get("onnx_sha256")},
-            "manifest_sha256": sha256_file(manifest),
+            "manifest_sha256": file_sha256(manifest),
             "summary": summarize(rows, results), "per_source": per_source(rows, results),
             "curves": [{"id": r["id"], "source": r["source"], "kind": r["kind"], "label": r["label"],
                         "equivalents": r["equivalents"], "structure_factor": r["structure_factor"], **res}

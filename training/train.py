@@ -212,20 +212,24 @@ def init_weights(model: CurveNet, source: str, train_db: Database, seed: int, au
     return sha
 
 
+def git_show(rev: str, path: str) -> bytes:
+    """The content of ``path`` (relative to the repository root) as committed in revision ``rev``."""
+    import subprocess
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return subprocess.run(["git", "-C", root, "show", f"{rev}:{path}"], check=True, capture_output=True).stdout
+
+
 def resolve_source(source: str, out_dir: str) -> str:
     """A weight source as a file path. ``git:REV:PATH`` (a bundle as committed in revision REV, e.g. the
     shipped model a recipe warm-starts from) is extracted with its card into ``out_dir/init/``."""
     if not source.startswith("git:"):
         return source
-    import subprocess
     _, rev, path = source.split(":", 2)
     folder = os.path.join(out_dir, "init")
     os.makedirs(folder, exist_ok=True)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     for member in (path, os.path.splitext(path)[0] + ".card.json"):
-        blob = subprocess.run(["git", "-C", root, "show", f"{rev}:{member}"], check=True, capture_output=True).stdout
         with open(os.path.join(folder, os.path.basename(member)), "wb") as f:
-            f.write(blob)
+            f.write(git_show(rev, member))
     return os.path.join(folder, os.path.basename(path))
 
 
