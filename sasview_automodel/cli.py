@@ -1,5 +1,5 @@
 """Command line: ``sasview-automodel suggest FILE... [--json] [--top K] [--q-unit A|nm]``, ``batch``,
-``bench``, ``info`` and ``gui``."""
+``bench``, ``info``, ``gui`` and ``plugin enable|disable|status|bundle``."""
 from __future__ import annotations
 
 import argparse
@@ -115,20 +115,40 @@ def cmd_bench(args) -> int:
     return run_bench(args)
 
 
+def run_gui(files: list[str], card_path: str | None = None) -> int:
+    """``sasview-automodel gui [FILES]``: SasView's own start-up (``sas.cli.main``) running our
+    launcher script, so SasView starts as ``sasview`` does, with the plugin; ``files`` go into the
+    Data Explorer. ``card_path`` selects another model bundle (as ``$SASVIEW_AUTOMODEL_CARD``
+    does). Returns SasView's exit status (2 if SasView is missing or a file does not exist)."""
+    from .gui import deploy, host
+
+    if not host.sasview_installed():
+        print("error: SasView is not installed in this environment: pip install 'sasview>=6.1' "
+              "(or pip install 'sasview-automodel[gui]')", file=sys.stderr)
+        return 2
+    missing = [f for f in files if not os.path.exists(f)]
+    if missing:
+        print(f"error: no such file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    if card_path:
+        from .gui.logic import CARD_ENV
+        os.environ[CARD_ENV] = os.path.abspath(card_path)
+    return host.run_sasview_command([deploy.LAUNCHER, *[os.path.abspath(f) for f in files]])
+
+
 def cmd_gui(args) -> int:
-    from .gui.cli_entry import run_gui
     return run_gui(args.files)
 
 
-def cmd_deploy(args) -> int:
+def cmd_plugin(args) -> int:
     from .gui import deploy
-    if args.command == "enable":
+    if args.plugin_command == "enable":
         return deploy.cmd_enable(args.site_dir)
-    if args.command == "disable":
+    if args.plugin_command == "disable":
         return deploy.cmd_disable(args.site_dir)
-    if args.command == "status":
+    if args.plugin_command == "status":
         return deploy.cmd_status(args.site_dir, args.json)
-    return deploy.cmd_bundle_launcher(args.dir)
+    return deploy.cmd_bundle(args.dir)
 
 
 def cmd_info(args) -> int:
@@ -231,17 +251,21 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("gui", help="start SasView with the model suggestion plugin")
     g.add_argument("files", nargs="*", metavar="FILE", help="data files to load into the Data Explorer")
     g.set_defaults(func=cmd_gui)
+    p = sub.add_parser("plugin", help="deploy the SasView plugin: enable, disable, status, bundle (docs/install.md)",
+                       description="Deploy the SasView plugin for facility staff (docs/install.md).")
+    psub = p.add_subparsers(dest="plugin_command", required=True, metavar="{enable,disable,status,bundle}")
     for name, text in (("enable", "make the plain `sasview` of this environment load the plugin (every user)"),
-                       ("disable", "remove what `enable` wrote"),
+                       ("disable", "remove what `plugin enable` wrote"),
                        ("status", "show whether the plain `sasview` of this environment loads the plugin")):
-        d = sub.add_parser(name, help=text)
+        d = psub.add_parser(name, help=text, description=text)
         d.add_argument("--site-dir", default=None, help="site-packages folder (default: this environment's)")
         if name == "status":
             d.add_argument("--json", action="store_true")
-        d.set_defaults(func=cmd_deploy)
-    bl = sub.add_parser("bundle-launcher", help="write DIR/launch.py for an official SasView bundle (docs/install.md)")
+        d.set_defaults(func=cmd_plugin)
+    bl = psub.add_parser("bundle", help="write DIR/launch.py for an official SasView bundle",
+                         description="write DIR/launch.py for an official SasView bundle (docs/install.md)")
     bl.add_argument("dir", metavar="DIR")
-    bl.set_defaults(func=cmd_deploy)
+    bl.set_defaults(func=cmd_plugin)
     return ap
 
 

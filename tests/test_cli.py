@@ -51,3 +51,24 @@ def test_info_shows_the_model_card():
     assert "sha256" in r.stdout and "sphere" in r.stdout
     card = json.loads(run("info", "--json").stdout)
     assert card["classes"][0] == "sphere" and "means" not in card["ood"]
+
+
+def test_plugin_commands_are_one_group(tmp_path):
+    """Deployment is `sasview-automodel plugin enable|disable|status|bundle`: enable and disable
+    write and remove the hook in a site dir, status reports it, bundle writes DIR/launch.py."""
+    r = run("plugin", "--help")
+    assert r.returncode == 0 and all(c in r.stdout for c in ("enable", "disable", "status", "bundle"))
+    site = str(tmp_path / "site")
+    os.makedirs(site)
+    status = lambda: json.loads(run("plugin", "status", "--json", "--site-dir", site).stdout)  # noqa: E731
+    assert status()["enabled"] is False
+    r = run("plugin", "enable", "--site-dir", site)
+    assert r.returncode == 0 and "plugin disable" in r.stdout, r.stderr
+    assert status()["enabled"] is True and status()["hook_current"] is True
+    r = run("plugin", "disable", "--site-dir", site)
+    assert r.returncode == 0 and "removed" in r.stdout and status()["enabled"] is False
+    r = run("plugin", "bundle", str(tmp_path / "addon"))
+    assert r.returncode == 0 and (tmp_path / "addon" / "launch.py").is_file()
+    from sasview_automodel.gui import deploy
+    assert (tmp_path / "addon" / "launch.py").read_text() == open(deploy.LAUNCHER).read()
+    assert run("plugin").returncode == 2  # a plugin command is required

@@ -1,4 +1,4 @@
-"""Start-up hook written by ``sasview-automodel enable`` (copied into site-packages as
+"""Start-up hook written by ``sasview-automodel plugin enable`` (copied into site-packages as
 ``sasview_automodel_autoload.py``; the ``.pth`` file imports it only in a SasView process).
 
 Self-contained on purpose: it imports nothing but ``sys`` and ``importlib`` (already loaded at
@@ -8,9 +8,10 @@ process of the environment pays for nothing (the ``.pth`` line checks ``sys.argv
 ``activate()`` puts a one-shot finder in ``sys.meta_path`` that waits for SasView to import
 ``sas.qtgui.MainWindow.MainWindow`` (which ``sas.cli.main`` does only after it set up logging,
 sasmodels and Qt, just before it builds the main window). Then, and only then, our package is
-imported and ``host.wrap_run_sasview`` makes ``run_sasview`` call ``host.install()`` first,
-exactly as ``sasview launcher.py`` does. Any failure logs one line and SasView runs without the
-plugin. ``SASVIEW_AUTOMODEL_DISABLE=1`` in the environment skips the plugin for one run.
+imported and ``host.wrap_run_sasview`` makes SasView's ``run_sasview`` go through
+``host.start``, the entry that ``sasview launcher.py`` calls too. Any failure logs one line and
+SasView runs without the plugin. ``SASVIEW_AUTOMODEL_DISABLE=1`` in the environment skips the
+plugin for one run.
 """
 import sys
 

@@ -1,5 +1,8 @@
-"""Deployment for facility staff: ``sasview-automodel enable`` / ``disable`` / ``status`` and
-the launcher script for the official SasView bundles.
+"""Deployment for facility staff: ``sasview-automodel plugin enable`` / ``disable`` / ``status``
+and ``plugin bundle DIR`` (the launcher script for the official SasView bundles).
+
+``LAUNCHER`` is the one script SasView runs (``sasview-automodel gui`` runs it in place,
+``plugin bundle`` copies it to ``DIR/launch.py``).
 
 ``enable`` writes two small files into the environment's site-packages (no SasView file is
 touched):
@@ -9,7 +12,8 @@ touched):
   in a SasView process imports
 * ``sasview_automodel_autoload.py`` (a copy of ``gui/autoload.py``, standard library only),
   which installs the plugin when SasView builds its main window, exactly as ``sasview
-  launcher.py`` does (``host.install()`` via ``host.wrap_run_sasview``).
+  launcher.py`` does (SasView's ``run_sasview`` goes through ``host.start``, see
+  ``host.wrap_run_sasview``).
 
 ``disable`` deletes both files (and the module's cached bytecode): the environment is as before.
 Nothing here imports SasView, Qt or numpy.
@@ -24,7 +28,9 @@ import sysconfig
 
 PTH_NAME = "sasview_automodel_enable.pth"
 MODULE_NAME = "sasview_automodel_autoload"
-AUTOLOAD_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "autoload.py")
+HERE = os.path.dirname(os.path.abspath(__file__))
+AUTOLOAD_SOURCE = os.path.join(HERE, "autoload.py")
+LAUNCHER = os.path.join(HERE, "launcher.py")
 
 # One line, run by site.py in every process of the environment: a string comparison, and the
 # import of the tiny autoload module only when argv[0] looks like SasView (or ``python -m``).
@@ -103,7 +109,7 @@ def status(site_dir: str | None = None) -> dict:
 
 
 # --------------------------------------------------------------------------------------------
-# Command line (``sasview-automodel enable|disable|status|bundle-launcher``): print, return rc
+# Command line (``sasview-automodel plugin enable|disable|status|bundle``): print, return rc
 # --------------------------------------------------------------------------------------------
 def cmd_enable(site_dir: str | None = None) -> int:
     try:
@@ -117,7 +123,7 @@ def cmd_enable(site_dir: str | None = None) -> int:
     if st["sasview"] is None:
         print(f"warning: no SasView installed in {st['site_dir']}: pip install 'sasview>=6.1'",
               file=sys.stderr)
-    print("undo with: sasview-automodel disable; skip it for one run: SASVIEW_AUTOMODEL_DISABLE=1 sasview")
+    print("undo with: sasview-automodel plugin disable; skip it for one run: SASVIEW_AUTOMODEL_DISABLE=1 sasview")
     return 0
 
 
@@ -140,13 +146,13 @@ def cmd_status(site_dir: str | None = None, as_json: bool = False) -> int:
     else:
         state = "enabled" if st["enabled"] else "not enabled"
         if st["enabled"] and not st["hook_current"]:
-            state += " (hook from another version: run `sasview-automodel enable` again)"
+            state += " (hook from another version: run `sasview-automodel plugin enable` again)"
         print(f"plain `sasview`: {state}\nsite-packages:   {st['site_dir']}\n"
               f"SasView:         {st['sasview'] or 'not installed there'}\npackage:         {st['package']}")
     return 0
 
 
-def cmd_bundle_launcher(target_dir: str) -> int:
+def cmd_bundle(target_dir: str) -> int:
     path = write_bundle_launcher(target_dir)
     print(f"wrote {path}; start SasView with: sasview {path}   (sasview.exe on Windows)")
     return 0
@@ -155,15 +161,12 @@ def cmd_bundle_launcher(target_dir: str) -> int:
 # --------------------------------------------------------------------------------------------
 # Official bundles (PyInstaller one-folder; no pip, PYTHONPATH and .pth files ignored)
 # --------------------------------------------------------------------------------------------
-BUNDLE_LAUNCHER_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bundle_launch.py")
-
-
 def write_bundle_launcher(target_dir: str) -> str:
-    """Write ``target_dir/launch.py``, a copy of ``gui/bundle_launch.py`` (which a
-    ``pip install --target DIR`` also puts at DIR/sasview_automodel/gui/bundle_launch.py, so
+    """Write ``target_dir/launch.py``, a copy of ``gui/launcher.py`` (which a
+    ``pip install --target DIR`` also puts at DIR/sasview_automodel/gui/launcher.py, so
     copying that file by hand does the same); returns its path."""
     os.makedirs(target_dir, exist_ok=True)
     path = os.path.join(os.path.abspath(target_dir), BUNDLE_LAUNCHER)
-    with open(BUNDLE_LAUNCHER_SOURCE, encoding="utf-8") as f:
+    with open(LAUNCHER, encoding="utf-8") as f:
         _write(path, f.read())
     return path

@@ -1,4 +1,17 @@
-"""The ONE shim between the plugin and SasView: every ``sas.*`` call of the plugin is here.
+"""The ONE shim between the plugin and SasView: every ``sas.*`` call of the plugin is here, and
+``start()`` is the one entry into SasView that every route ends in.
+
+Routes (docs/install.md), each ending in ``start``:
+
+* ``sasview launcher.py [FILES]`` (``gui/launcher.py``, SasView runs it as a script): ``start(files)``;
+* ``sasview-automodel gui [FILES]``: ``run_sasview_command([launcher.py, *FILES])``, i.e. SasView's
+  own start-up, which runs the launcher;
+* the official bundles' ``DIR/launch.py`` (a copy of ``launcher.py``): the same;
+* ``sasview-automodel plugin enable`` then plain ``sasview``: ``gui/autoload.py`` calls
+  ``wrap_run_sasview(module)`` once SasView imported its main-window module, so that SasView's own
+  ``run_sasview`` goes through ``start``.
+
+What the plugin adds to SasView is the table ``CONTRIBUTIONS`` below; ``install`` reads it.
 
 SasView 6 has no plugin API (see docs/install.md). We use only the calls SasView itself uses
 to restore projects and to send data, which have been stable since 6.0:
@@ -12,8 +25,11 @@ to restore projects and to send data, which have been stable since 6.0:
   ``master_category_dict``; ``GuiUtils.dataFromItem``; for P@S pages also the page's
   ``getRowFromName``, ``lstParams`` (its choice combo boxes) and ``logic.kernel_module.getParam``
   (SasView 6.1.3's ``updateFromParameters`` can skip a choice row, see ``_set_choice_rows``);
-* ``sas.qtgui.MainWindow.MainWindow.run_sasview``: called with or without files (6.2 / 6.1),
-  and wrapped by ``wrap_run_sasview`` when ``sasview-automodel enable`` is in effect.
+* ``sas.qtgui.MainWindow.MainWindow.run_sasview``: called with or without files (6.2 / 6.1);
+  ``sas.cli.main``: SasView's own ``sasview`` command.
+
+The one other place that names SasView is the fallback of ``launcher.py``: it starts SasView
+without the plugin exactly when this package cannot be imported at all.
 
 Fail-safe: any ImportError/AttributeError/TypeError/KeyError while installing, or a
 SasView that lacks one of the calls above, logs ONE line starting with
@@ -24,13 +40,54 @@ into SasView.
 from __future__ import annotations
 
 import logging
+import sys
+from dataclasses import dataclass
 
 from . import logic
 
 log = logging.getLogger("sasview_automodel.gui")
 
+
+# --------------------------------------------------------------------------------------------
+# What the plugin contributes to SasView: THE table, read by install() and SasViewHost
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PerspectiveEntry:
+    """A perspective: our panel in SasView's perspective list (Data Explorer combo, "Send data")."""
+    name: str
+    ext: str
+
+
+@dataclass(frozen=True)
+class MenuAction:
+    """A menu entry. ``menu``: a key of ``MENUS``; ``handler``: the ``SasViewHost`` method it calls;
+    ``shortcut``: a QKeySequence text, "" for none."""
+    text: str
+    menu: str
+    handler: str
+    object_name: str
+    status_tip: str
+    separator_before: bool = False
+    shortcut: str = ""
+
+
 PERSPECTIVE_NAME = "Model Suggestion"
 ACTION_TEXT = "Suggest model..."
+_SUGGEST_TIP = "Rank sasmodels form factors for the selected 1D data (sasview-automodel)"
+
+CONTRIBUTIONS = (
+    PerspectiveEntry(PERSPECTIVE_NAME, ext="automodel"),
+    MenuAction(ACTION_TEXT, menu="data_explorer", handler="on_suggest_action",
+               object_name="actionAutomodelSuggest", status_tip=_SUGGEST_TIP, separator_before=True),
+    MenuAction(ACTION_TEXT, menu="analysis", handler="on_suggest_action",
+               object_name="actionAutomodelSuggest", status_tip=_SUGGEST_TIP),
+)
+PERSPECTIVES = tuple(c for c in CONTRIBUTIONS if isinstance(c, PerspectiveEntry))
+ACTIONS = tuple(c for c in CONTRIBUTIONS if isinstance(c, MenuAction))
+
+# MenuAction.menu -> the words of the ready line; ``_menu`` finds that menu in SasView
+MENUS = {"data_explorer": "the Data Explorer menu", "analysis": "the Analysis menu"}
+
 FITTING = "Fitting"
 
 # Host calls the plugin needs, checked before anything is installed: (module, dotted attribute).
@@ -121,11 +178,28 @@ def check_host(required=REQUIRED) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Installation (called by the launcher before the main window exists)
+# The entry into SasView (every route) and the installation
 # --------------------------------------------------------------------------------------------
+def start(files=(), run=None):
+    """THE entry of every route into SasView: install the plugin (once per process; a SasView
+    that does not match is left unchanged, with one log line), then run SasView's GUI with
+    ``files`` in the Data Explorer; blocks until the GUI closes.
+
+    ``run`` is SasView's ``run_sasview`` already bound to the arguments SasView gave it (the
+    ``plugin enable`` hook, ``wrap_run_sasview``); by default it is imported from SasView. Call it
+    where SasView's own start-up (``sas.cli.main``) has run: logging, sasmodels and Qt set up."""
+    if not _state["attempted"]:
+        try:
+            install()
+        except Exception as exc:  # noqa: BLE001 - never stop SasView
+            disable(f"install failed: {type(exc).__name__}: {exc}")
+    return _run_gui(files, run)
+
+
 def install(card_path: str | None = None, required=REQUIRED) -> bool:
-    """Register the perspective and the GuiManager subclass. Returns False (and logs one
-    line) if SasView does not match; SasView then starts unchanged."""
+    """Register the perspectives and the GuiManager subclass of ``CONTRIBUTIONS``. Returns False
+    (and logs one line) if SasView does not match; SasView then starts unchanged. Called by
+    ``start``; the tests call it directly."""
     _state.update(enabled=False, reason="", logged=False, attempted=True)
     try:
         check_host(required)
@@ -136,12 +210,13 @@ def install(card_path: str | None = None, required=REQUIRED) -> bool:
         base = gm_module.GuiManager
         if getattr(base, "_automodel_installed", False):  # installed twice: wrap SasView's own
             base = _state["original_gui_manager"] or base.__mro__[1]
-        perspective_cls = make_perspective_class(Perspective, card_path)
+        perspective_classes = {entry.name: make_perspective_class(Perspective, card_path, entry)
+                               for entry in PERSPECTIVES}
         manager_cls = make_gui_manager_class(base)
     except HOST_ERRORS + (HostMismatch,) as exc:
         disable(str(exc))  # nothing was changed in SasView yet
         return False
-    perspectives.PERSPECTIVES[PERSPECTIVE_NAME] = perspective_cls
+    perspectives.PERSPECTIVES.update(perspective_classes)
     _state["original_gui_manager"] = base
     gm_module.GuiManager = manager_cls
     _state["enabled"] = True
@@ -151,25 +226,12 @@ def install(card_path: str | None = None, required=REQUIRED) -> bool:
     return True
 
 
-def uninstall() -> None:
-    """Undo ``install`` (tests, or a failed install). Never raises."""
-    try:
-        import sas.qtgui.MainWindow.GuiManager as gm_module
-        import sas.qtgui.Perspectives as perspectives
-        perspectives.PERSPECTIVES.pop(PERSPECTIVE_NAME, None)
-        if _state["original_gui_manager"] is not None:
-            gm_module.GuiManager = _state["original_gui_manager"]
-    except HOST_ERRORS:
-        pass
-    _state["original_gui_manager"] = None
-    _state["enabled"] = False
-
-
 def wrap_run_sasview(main_window_module) -> bool:
-    """``sasview-automodel enable``: make SasView's own ``run_sasview`` (in the just-imported
-    ``sas.qtgui.MainWindow.MainWindow``) call ``install()`` before it builds the main window,
-    unless the launcher already installed the plugin. Arguments (6.2: the files to load) are
-    passed through unchanged. Returns False (one log line) if the module lacks ``run_sasview``."""
+    """The ``plugin enable`` route (gui/autoload.py): make SasView's own ``run_sasview`` (in the
+    just-imported ``sas.qtgui.MainWindow.MainWindow``) go through ``start``, which installs the
+    plugin before the main window is built, unless the launcher already did. SasView's arguments
+    (6.2: the files to load) reach its ``run_sasview`` unchanged. Returns False (one log line) if
+    the module lacks ``run_sasview``."""
     import functools
     original = getattr(main_window_module, "run_sasview", None)
     if not callable(original):
@@ -180,43 +242,57 @@ def wrap_run_sasview(main_window_module) -> bool:
 
     @functools.wraps(original)
     def run_sasview(*args, **kwargs):
-        if not _state["attempted"]:
-            try:
-                install()
-            except Exception as exc:  # noqa: BLE001 - never stop SasView
-                disable(f"install failed: {type(exc).__name__}: {exc}")
-        return original(*args, **kwargs)
+        return start(run=functools.partial(original, *args, **kwargs))
 
     run_sasview._automodel_wrapped = True
     main_window_module.run_sasview = run_sasview
     return True
 
 
-def run_sasview(files=()) -> None:
-    """Start SasView's GUI (blocks until it closes). 6.1.x takes no arguments; 6.2 takes the
-    files to load."""
-    from sas.qtgui.MainWindow.MainWindow import run_sasview as _run
+def _run_gui(files=(), run=None):
+    """Run SasView's GUI (``run_sasview``). 6.1.x takes no arguments: the GuiManager subclass
+    loads ``files`` once it exists; 6.2 takes the files to load."""
+    if run is None:
+        from sas.qtgui.MainWindow.MainWindow import run_sasview as run
     import inspect
     files = list(files)
-    if files and inspect.signature(_run).parameters:
-        _run(files)
-        return
+    if files and inspect.signature(run).parameters:
+        return run(files)
     if files:
         _state["pending_files"] = files  # loaded by the GuiManager subclass once it exists
-    _run()
+    return run()
+
+
+def sasview_installed() -> bool:
+    """Whether SasView's own start-up (``sas.cli``) can be imported in this environment."""
+    try:
+        import sas.cli  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def run_sasview_command(args) -> int:
+    """Run SasView's own ``sasview`` command in this process (``sas.cli.main``: logging,
+    sasmodels' SAS_DLL_PATH/SAS_OPENCL and Qt set up, then a script in ``args`` runs as
+    ``__main__``, e.g. our launcher); returns its exit status."""
+    import sas.cli
+    sys.argv = ["sasview", *args]
+    return int(sas.cli.main() or 0)
 
 
 # --------------------------------------------------------------------------------------------
 # Classes built on SasView's own (made at install time, so that importing this module never
 # imports SasView)
 # --------------------------------------------------------------------------------------------
-def make_perspective_class(perspective_base, card_path: str | None = None):
-    """The "Model Suggestion" perspective: our panel plus SasView's Perspective mixin."""
+def make_perspective_class(perspective_base, card_path: str | None = None,
+                           entry: PerspectiveEntry = PERSPECTIVES[0]):
+    """The perspective of ``entry`` ("Model Suggestion"): our panel plus SasView's Perspective mixin."""
     from .panel import SuggestionPanel
 
     class ModelSuggestionPerspective(SuggestionPanel, perspective_base):
-        name = PERSPECTIVE_NAME
-        ext = "automodel"
+        name = entry.name
+        ext = entry.ext
 
         def __init__(self, parent=None, **kwargs):
             # parent is the GuiManager, not a QWidget: never pass it to Qt (ValueError).
@@ -232,7 +308,7 @@ def make_perspective_class(perspective_base, card_path: str | None = None):
 
         @property
         def title(self):
-            return PERSPECTIVE_NAME
+            return entry.name
 
         def setData(self, data_item=None, is_batch=False, **kwargs):
             """Data Explorer "Send data": classify the first data set sent."""
@@ -285,18 +361,28 @@ def make_gui_manager_class(base):
     return AutomodelGuiManager
 
 
+def _menu(gm, key: str):
+    """The SasView menu that ``MenuAction.menu`` names (a key of ``MENUS``)."""
+    if key == "data_explorer":
+        return gm.filesWidget.context_menu
+    if key == "analysis":
+        return gm._workspace.menuAnalysis
+    raise KeyError(f"no SasView menu {key!r} (MENUS: {', '.join(MENUS)})")
+
+
 def _remove_perspective(gm) -> None:
-    """Best effort after a late failure: hide our perspective from SasView's lists."""
-    try:
-        gm.loadedPerspectives.pop(PERSPECTIVE_NAME, None)
-        combo = gm.filesWidget.cbFitting
-        index = combo.findText(PERSPECTIVE_NAME)
-        if index >= 0:
-            combo.blockSignals(True)
-            combo.removeItem(index)
-            combo.blockSignals(False)
-    except Exception:  # noqa: BLE001 - never take SasView down
-        pass
+    """Best effort after a late failure: hide our perspectives from SasView's lists."""
+    for entry in PERSPECTIVES:
+        try:
+            gm.loadedPerspectives.pop(entry.name, None)
+            combo = gm.filesWidget.cbFitting
+            index = combo.findText(entry.name)
+            if index >= 0:
+                combo.blockSignals(True)
+                combo.removeItem(index)
+                combo.blockSignals(False)
+        except Exception:  # noqa: BLE001 - never take SasView down
+            pass
 
 
 # --------------------------------------------------------------------------------------------
@@ -313,16 +399,17 @@ class SasViewHost:
 
     # -- set-up ---------------------------------------------------------------------------
     def add_actions(self) -> None:
-        from PySide6.QtGui import QAction
-        window = self.gm._workspace
-        files = self.gm.filesWidget
-        menus = [files.context_menu, window.menuAnalysis]
-        for menu in menus:
-            action = QAction(ACTION_TEXT, menu)
-            action.setObjectName("actionAutomodelSuggest")
-            action.setStatusTip("Rank sasmodels form factors for the selected 1D data (sasview-automodel)")
-            action.triggered.connect(self.on_suggest_action)
-            if menu is files.context_menu:
+        """Put the ``ACTIONS`` of ``CONTRIBUTIONS`` into SasView's menus."""
+        from PySide6.QtGui import QAction, QKeySequence
+        menus = [_menu(self.gm, entry.menu) for entry in ACTIONS]  # all first: a missing one adds nothing
+        for entry, menu in zip(ACTIONS, menus):
+            action = QAction(entry.text, menu)
+            action.setObjectName(entry.object_name)
+            action.setStatusTip(entry.status_tip)
+            if entry.shortcut:
+                action.setShortcut(QKeySequence(entry.shortcut))
+            action.triggered.connect(getattr(self, entry.handler))
+            if entry.separator_before:
                 menu.addSeparator()
             menu.addAction(action)
             self.actions.append(action)
@@ -332,18 +419,21 @@ class SasViewHost:
         read, and what the user-route test checks), then one line per batch of data sets that
         arrive in the Data Explorer (File > Load, files given on the command line)."""
         gm, files = self.gm, self.gm.filesWidget
-        menus = [label for label, menu in (("the Data Explorer menu", files.context_menu),
-                                           ("the Analysis menu", gm._workspace.menuAnalysis))
-                 if any(a.text() == ACTION_TEXT for a in menu.actions())]
-        where = []
-        if PERSPECTIVE_NAME in gm.loadedPerspectives:
-            where.append("loaded")
-        if files.cbFitting.findText(PERSPECTIVE_NAME) >= 0:
-            where.append("in the Data Explorer's perspective list")
-        own = ", ".join(sorted(n for n in gm.loadedPerspectives if n != PERSPECTIVE_NAME))
-        log.info("sasview-automodel: ready: perspective %r %s; action %r in %s; SasView's perspectives: %s",
-                 PERSPECTIVE_NAME, " and ".join(where) or "MISSING", ACTION_TEXT,
-                 " and ".join(menus) or "NO menu", own)
+        parts = []
+        for entry in PERSPECTIVES:
+            where = []
+            if entry.name in gm.loadedPerspectives:
+                where.append("loaded")
+            if files.cbFitting.findText(entry.name) >= 0:
+                where.append("in the Data Explorer's perspective list")
+            parts.append(f"perspective {entry.name!r} {' and '.join(where) or 'MISSING'}")
+        for text in dict.fromkeys(entry.text for entry in ACTIONS):
+            menus = [MENUS[entry.menu] for entry in ACTIONS if entry.text == text
+                     and any(a.text() == text for a in _menu(gm, entry.menu).actions())]
+            parts.append(f"action {text!r} in {' and '.join(menus) or 'NO menu'}")
+        ours = {entry.name for entry in PERSPECTIVES}
+        own = ", ".join(sorted(n for n in gm.loadedPerspectives if n not in ours))
+        log.info("sasview-automodel: ready: %s; SasView's perspectives: %s", "; ".join(parts), own)
         files.model.rowsInserted.connect(self._on_rows_inserted)
 
     def _on_rows_inserted(self, parent, first, last) -> None:
@@ -378,10 +468,6 @@ class SasViewHost:
         before = files.model.rowCount()
         files.loadComplete(files.readData(list(paths)))
         return [files.model.item(i) for i in range(before, files.model.rowCount())]
-
-    def all_items(self) -> list:
-        model = self.gm.filesWidget.model
-        return [model.item(i) for i in range(model.rowCount())]
 
     def selected_items(self) -> list:
         """The right-clicked/current row of the Data Explorer, else the checked rows."""
@@ -428,9 +514,6 @@ class SasViewHost:
             files.onAnalysisUpdate(name)
         return target
 
-    def panel(self):
-        return self.gm.loadedPerspectives.get(PERSPECTIVE_NAME)
-
     def on_suggest_action(self, checked=False) -> None:
         """ "Suggest model...": show our perspective and classify the selected data."""
         try:
@@ -442,10 +525,11 @@ class SasViewHost:
         panel.suggest_items(items)
 
     # -- hand-off to Fitting ----------------------------------------------------------------
-    def open_in_fitting(self, item, model: str, parameters=None, polydispersity=None, structure=None) -> dict:
-        """Switch to Fitting, send ``item`` to a free fit page and set model and parameters
-        through ``setData``/``updateFromParameters``; ``structure`` = (S(q) name, rows) sets up
-        ``model@S`` (logic.structure_for_fitting). Returns the line_dict sent."""
+    def open_in_fitting(self, item, suggestion, model: str) -> dict:
+        """Switch to Fitting, send ``item`` to a free fit page and set it up with ``model`` as
+        ``suggestion.to_sasview`` describes it (starting values, polydispersity, ``model@S`` when
+        a structure factor is suggested) through ``setData``/``updateFromParameters``, with the
+        category the page itself lists the model under. Returns the line_dict sent."""
         if item is None:
             raise ValueError("no Data Explorer item to send (data classified from outside SasView)")
         fit = self.switch_to(FITTING)
@@ -462,9 +546,9 @@ class SasViewHost:
         category = logic.find_category(model, widget.master_category_dict)
         if category is None:
             raise KeyError(f"model {model!r} is not listed in SasView's model categories")
-        name, rows = structure if structure else (None, None)
-        line = logic.fitting_line_dict(model, category, parameters, polydispersity, structure=name,
-                                       structure_parameters=rows)
+        line = suggestion.to_sasview(model, category=category)
+        structure = line.get("fitpage_structure", ["None"])[0]
+        name = structure if structure != "None" else None
         fit.updateFromParameters(line)
         if name:
             self._set_choice_rows(widget, line)
@@ -491,17 +575,3 @@ class SasViewHost:
                 log.warning("sasview-automodel: could not set %s on the Fitting page", name)
                 continue
             combo.setCurrentIndex(int(line[name][1], 0))
-
-    def fitting_state(self) -> dict:
-        """What the current Fitting page shows (tests, screenshots): category, model, values."""
-        fit = self.gm.loadedPerspectives[FITTING]
-        w = fit.currentFittingWidget
-        kernel = w.logic.kernel_module
-        params = {}
-        if kernel is not None:
-            params = {k: kernel.getParam(k) for k in kernel.params}
-            params.update({f"{k}.width": d.get("width") for k, d in getattr(kernel, "dispersion", {}).items()})
-        return {"category": w.cbCategory.currentText(), "model": w.cbModel.currentText(),
-                "structure": w.cbStructureFactor.currentText(),
-                "data": getattr(getattr(w, "data", None), "name", None), "parameters": params,
-                "widget": w, "perspective": fit}

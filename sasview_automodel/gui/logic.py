@@ -1,12 +1,10 @@
 """Qt-free logic of the SasView plugin: everything here is plain Python and numpy.
 
 * ``curve_from_data``: a SasView/sasdata Data1D (duck-typed) -> a validated :class:`Curve`.
-* ``fitting_line_dict``: the ``updateFromParameters`` dictionary (SasView's project/clipboard
-  format) for a model, its category and optional starting parameters and polydispersity.
-* ``find_category``: the Fitting page category of a model, read from SasView's own table.
+* ``find_category``: the Fitting page category of a model, read from SasView's own table (the
+  page's dictionary itself is ``Suggestion.to_sasview``'s).
 * ``confidence_level``: the colour band a person reads at a glance.
-* ``structure_text`` / ``structure_for_fitting``: what the panel says about a structure factor
-  S(q), and the S(q) part of the hand-off of a P@S model to Fitting.
+* ``structure_text``: what the panel says about a structure factor S(q).
 * ``family_text``: the shape family, the plausible models and, when the top-1 is uncertain, what
   that means in plain words.
 """
@@ -16,10 +14,7 @@ import os
 import threading
 from typing import Mapping
 
-import numpy as np
-
 from ..curve import Curve, curve_from_data as _curve_from_data
-from ..sasview_format import fitting_line_dict, split_parameters  # noqa: F401 (re-exported for the panel)
 
 #: Environment variable that points the plugin at another model card (tests, development).
 CARD_ENV = "SASVIEW_AUTOMODEL_CARD"
@@ -61,14 +56,6 @@ def family_text(suggestion) -> str:
             f"Plausible models (\u2713, the right one is among them about 9 times in 10): {names}.")
     note = suggestion.family_note
     return text + ("\n" + note if note else "")
-
-
-def structure_for_fitting(suggestion, model: str) -> tuple[str, dict] | None:
-    """(S(q) name, Fitting-page rows) to open ``model@S`` with, or None for a plain form factor
-    (no suggestion, no structure head, or a dilute answer)."""
-    if suggestion is None or getattr(suggestion, "structure_factor", None) is None:
-        return None
-    return suggestion.structure_for(model)
 
 
 def curve_from_data(data, name: str | None = None) -> Curve:

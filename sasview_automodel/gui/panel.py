@@ -3,8 +3,8 @@ models, data plot.
 
 The panel knows nothing of SasView: it talks to a *host* object with the methods
 ``selected_items()``, ``data_from_item(item)``, ``item_name(item)`` and
-``open_in_fitting(item, model, parameters, polydispersity)`` (``host.SasViewHost`` in SasView,
-a stand-in in tests). Inference runs in a QThreadPool worker; the panel stays responsive.
+``open_in_fitting(item, suggestion, model)`` (``host.SasViewHost`` in SasView, a stand-in in
+tests; the Fitting page's dictionary is ``suggestion.to_sasview(model, category=...)``). Inference runs in a QThreadPool worker; the panel stays responsive.
 """
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QProgre
 
 from .. import catalog
 from . import logic, worker
-from ..sasview_format import parameter_bounds
 
 log = logging.getLogger("sasview_automodel.gui")
 
@@ -204,6 +203,7 @@ class SuggestionPanel(QWidget):
         self.lblNotes.setText("")
 
     def show_result(self, s) -> None:
+        self.suggestion = s  # the rows' "Open in Fitting" buttons hand this suggestion over
         self._clear_result()
         self.show_message("Ranked by calibrated probability. Choose a model to set up a fit page.")
         level, bg, fg = logic.confidence_level(s.confidence)
@@ -309,14 +309,11 @@ class SuggestionPanel(QWidget):
         if self.host is None or self.item is None:
             self.show_message("This data set is not in the Data Explorer; load it there first.", error=True)
             return False
-        candidates = getattr(self.suggestion, "candidate_parameters", None) or {}
-        values, pd = logic.split_parameters(candidates.get(model), model)
-        limits = parameter_bounds(model) if values else {}
-        values = {k: (v, *limits.get(k, ("-inf", "inf"))) for k, v in values.items()}
-        structure = logic.structure_for_fitting(self.suggestion, model)
-        extra = {"structure": structure} if structure else {}  # hosts without P@S keep working dilute
+        if self.suggestion is None:
+            self.show_message("Nothing suggested for this data set yet.", error=True)
+            return False
         try:
-            line = self.host.open_in_fitting(self.item, model, values, pd, **extra)
+            line = self.host.open_in_fitting(self.item, self.suggestion, model)
         except Exception as exc:  # noqa: BLE001 - shown in the panel, SasView keeps running
             log.error("sasview-automodel: could not open %s in Fitting: %s", model, exc)
             self.show_message(f"Could not open {model} in Fitting: {exc}", error=True)

@@ -84,4 +84,5 @@ def sasview(qapp, sasview_env, card_path):
     gm = window.guiManager
     yield window, gm, gm.automodel_host
     window.hide()
-    host.uninstall()
+    from tests.gui.sasview_helpers import uninstall
+    uninstall()

@@ -82,8 +82,7 @@ def main():
         run_sasview()
         return
     if not launcher:
-        from sasview_automodel.gui.cli_entry import launcher_path
-        launcher = launcher_path()
+        from sasview_automodel.gui.deploy import LAUNCHER as launcher
     sys.argv = [launcher, *files]
     runpy.run_path(launcher, run_name="__main__")
 

@@ -15,13 +15,15 @@ import os
 import runpy
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sasview_helpers import all_items, fitting_state  # noqa: E402
+
 OUT, DATA, *REST = sys.argv[1:]
 CONCENTRATED = REST[0] if REST else None
 
 
 def main():
-    from sasview_automodel.gui import host
-    from sasview_automodel.gui.cli_entry import launcher_path
+    from sasview_automodel.gui import deploy, host
 
     original = host.SasViewHost.report_ready
 
@@ -31,8 +33,8 @@ def main():
         QTimer.singleShot(1500, lambda: _Shooter(self).start())
 
     host.SasViewHost.report_ready = report_ready
-    sys.argv = [launcher_path(), DATA]
-    runpy.run_path(launcher_path(), run_name="__main__")
+    sys.argv = [deploy.LAUNCHER, DATA]
+    runpy.run_path(deploy.LAUNCHER, run_name="__main__")
 
 
 class _Shooter:
@@ -89,7 +91,7 @@ class _Shooter:
 
     def suggest_first(self):
         self._close_dialogs()
-        items = self.h.all_items()
+        items = all_items(self.gm)
         assert items, "the file given on the command line is not in the Data Explorer"
         self._suggest(items[0], self.after_first)
 
@@ -101,12 +103,12 @@ class _Shooter:
     def after_first(self, panel, suggestion):
         self.shot(self.window, "sasview-panel-window.png")
         self.shot(panel, "panel.png")
-        self.item = self.h.all_items()[0]
+        self.item = all_items(self.gm)[0]
         panel.fit_buttons[suggestion.best].click()
         self._later(4000, self.after_fitting)
 
     def after_fitting(self):
-        state = self.h.fitting_state()
+        state = fitting_state(self.gm)
         self._fill(state["perspective"])
         from PySide6.QtWidgets import QApplication
         QApplication.processEvents()

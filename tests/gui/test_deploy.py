@@ -1,5 +1,5 @@
-"""Deployment for facility staff: ``enable``/``disable`` (the plain ``sasview`` command loads the
-plugin) and the official-bundle launcher. SasView runs in subprocesses under pytest-xvfb's
+"""Deployment for facility staff: ``plugin enable``/``disable`` (the plain ``sasview`` command
+loads the plugin) and the official-bundle launcher (``plugin bundle``). SasView runs in subprocesses under pytest-xvfb's
 display; the hook is written into a temporary site dir (``site.addsitedir`` in the subprocess),
 never into this venv's site-packages."""
 from __future__ import annotations
@@ -159,8 +159,9 @@ def test_bundle_launcher_imports_our_package_from_its_folder(tmp_path, sasview_e
                           "--no-deps", "--no-index", str(wheel)], check=True, timeout=300)
     launcher = deploy.write_bundle_launcher(str(target))
     assert launcher == str(target / "launch.py")
-    # the same file ships in the package: copying it by hand is equivalent
-    shipped = target / "sasview_automodel" / "gui" / "bundle_launch.py"
+    # the same file ships in the package (the launcher `sasview-automodel gui` runs): copying it
+    # by hand is equivalent
+    shipped = target / "sasview_automodel" / "gui" / "launcher.py"
     assert shipped.read_text() == (target / "launch.py").read_text()
 
     rep, _ = _start_with_launcher(tmp_path, launcher, card_path, "bundle")
@@ -194,7 +195,7 @@ def test_broken_bundle_folder_logs_one_line_and_sasview_runs(tmp_path, sasview_e
 
 
 def test_command_line_functions(tmp_path, capsys):
-    """What ``sasview-automodel enable|status|disable|bundle-launcher`` print and return."""
+    """What ``sasview-automodel plugin enable|status|disable|bundle`` print and return."""
     site_dir = str(tmp_path)
     assert deploy.cmd_enable(site_dir) == 0
     assert "enabled" in capsys.readouterr().out
@@ -207,7 +208,7 @@ def test_command_line_functions(tmp_path, capsys):
     assert "nothing to remove" in capsys.readouterr().out
     assert deploy.cmd_enable(str(tmp_path / "missing")) == 1
     assert "error" in capsys.readouterr().err
-    assert deploy.cmd_bundle_launcher(str(tmp_path / "addon")) == 0
+    assert deploy.cmd_bundle(str(tmp_path / "addon")) == 0
     assert (tmp_path / "addon" / "launch.py").exists()
 
 
@@ -226,12 +227,11 @@ def test_enabled_but_broken_install_logs_one_line_and_sasview_runs(tmp_path, sas
 
 
 def test_enabled_and_launcher_install_once(tmp_path, sasview_env, card_path):
-    """`enable` plus `sasview launcher.py` (what `sasview-automodel gui` runs): installed once."""
-    from sasview_automodel.gui.cli_entry import launcher_path
+    """`plugin enable` plus `sasview launcher.py` (what `sasview-automodel gui` runs): installed once."""
     site_dir = tmp_path / "site"
     site_dir.mkdir()
     deploy.enable(str(site_dir))
-    rep, r = _start_plain_sasview(tmp_path, site_dir, card_path, "enabled-launcher", [launcher_path()],
+    rep, r = _start_plain_sasview(tmp_path, site_dir, card_path, "enabled-launcher", [deploy.LAUNCHER],
                                 expect_loaded=[])
     assert rep["plugin_enabled"] and host.PERSPECTIVE_NAME in rep["perspectives"]
     assert rep["context_menu"].count(host.ACTION_TEXT) == 1

@@ -8,6 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from sasview_automodel.gui import host as host_module
+from tests.gui.sasview_helpers import fitting_state
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples")
 
@@ -68,7 +69,7 @@ def test_suggest_and_open_in_fitting(sasview, qtbot):
     with qtbot.waitSignal(panel.fittingOpened, timeout=10000) as opened:
         qtbot.mouseClick(panel.fit_buttons[model], Qt.LeftButton)
     assert opened.args[0] == model
-    state = h.fitting_state()
+    state = fitting_state(gm)
     assert gm.perspective() is state["perspective"]
     assert gm.filesWidget.cbFitting.currentText() == "Fitting"
     assert state["model"] == model
@@ -111,7 +112,7 @@ def test_paste_string_sets_the_values_on_a_fit_page(sasview, qtbot):
     from sasview_automodel import Suggester
     from sasview_automodel.gui.logic import SuggesterCache
 
-    state = h.fitting_state()
+    state = fitting_state(gm)
     widget = state["widget"]
     model = state["model"]
     assert model  # the previous test left a fit page with a model
@@ -125,7 +126,7 @@ def test_paste_string_sets_the_values_on_a_fit_page(sasview, qtbot):
     QtWidgets.QApplication.clipboard().setText(text)
     widget.clipboard_paste()
     qtbot.wait(200)
-    params = h.fitting_state()["parameters"]
+    params = fitting_state(gm)["parameters"]
     for name, value in s.candidate_parameters[model].items():
         key = name[:-3] + ".width" if name.endswith("_pd") else name
         # pasted values go through the page's table, which keeps 5 significant digits
@@ -152,7 +153,7 @@ def test_concentrated_example_opens_p_at_s_in_fitting(sasview, qtbot):
     model = suggestion.best
     with qtbot.waitSignal(panel.fittingOpened, timeout=10000):
         qtbot.mouseClick(panel.fit_buttons[model], Qt.LeftButton)
-    state = h.fitting_state()
+    state = fitting_state(gm)
     assert (state["model"], state["structure"]) == (model, "hardsphere")
     assert state["widget"].data is h.data_from_item(item)
     assert 0.15 < state["parameters"]["volfraction"] < 0.45

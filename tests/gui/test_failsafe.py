@@ -7,6 +7,7 @@ import logging
 import pytest
 
 from sasview_automodel.gui import host
+from tests.gui.sasview_helpers import uninstall
 
 
 def _registry():
@@ -20,7 +21,7 @@ def pristine(sasview_env):
     """SasView as shipped for the test; whatever was installed before is put back after."""
     gm_module, perspectives = _registry()
     saved = gm_module.GuiManager, dict(perspectives.PERSPECTIVES), dict(host._state)
-    host.uninstall()
+    uninstall()
     host._state.update(enabled=False, reason="", logged=False)
     yield
     gm_module.GuiManager = saved[0]
@@ -83,6 +84,6 @@ def test_install_uninstall_roundtrip(pristine):
         assert gm_module.GuiManager is not original and issubclass(gm_module.GuiManager, original)
         assert host.PERSPECTIVE_NAME in perspectives.PERSPECTIVES
     finally:
-        host.uninstall()
+        uninstall()
     assert gm_module.GuiManager is original
     assert host.PERSPECTIVE_NAME not in perspectives.PERSPECTIVES

@@ -36,7 +36,7 @@ def test_sasview_runs_our_launcher(tmp_path, sasview_env):
     assert rep["modules"] == []  # onnxruntime is loaded at the first suggestion, not at start-up
 
 
-def test_run_gui_reports_missing_file(capsys):
-    from sasview_automodel.gui.cli_entry import run_gui
-    assert run_gui(["/no/such/file.xml"]) == 2
+def test_gui_command_reports_missing_file(capsys):
+    from sasview_automodel.cli import main
+    assert main(["gui", "/no/such/file.xml"]) == 2
     assert "no such file" in capsys.readouterr().err

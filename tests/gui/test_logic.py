@@ -8,6 +8,7 @@ import pytest
 
 from sasview_automodel.errors import InputError
 from sasview_automodel.gui import logic
+from sasview_automodel.sasview_format import fitting_line_dict, split_parameters
 
 
 class D1:
@@ -21,11 +22,45 @@ class D1:
 def test_runtime_package_has_no_qt_or_sasview_import():
     import subprocess
     code = ("import sys, sasview_automodel, sasview_automodel.suggest, sasview_automodel.gui.logic, "
-            "sasview_automodel.gui.host, sasview_automodel.gui.cli_entry; "
+            "sasview_automodel.gui.host, sasview_automodel.gui.deploy, sasview_automodel.cli; "
             "bad=[m for m in sys.modules if m.split('.')[0] in ('PySide6','qtpy','sas')]; "
             "print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def _sas_imports(path):
+    """(line, module) of every import of SasView (``sas``, ``sas.*``) in a Python file."""
+    import ast
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read(), path)
+    found = []
+    for node in ast.walk(tree):
+        names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                 else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+        found += [(node.lineno, n) for n in names if n == "sas" or n.startswith("sas.")]
+    return found
+
+
+def test_only_host_imports_sasview():
+    """host.py is the one module that touches SasView; the launcher's fallback (the package could
+    not be imported, so host cannot be either) is the one other import."""
+    import glob
+    import os
+    import sasview_automodel
+    root = os.path.dirname(sasview_automodel.__file__)
+    where = {os.path.relpath(p, root): _sas_imports(p) for p in glob.glob(os.path.join(root, "**", "*.py"), recursive=True)}
+    where = {p: found for p, found in where.items() if found}
+    assert set(where) == {os.path.join("gui", "host.py"), os.path.join("gui", "launcher.py")}, where
+    assert [m for _, m in where[os.path.join("gui", "launcher.py")]] == ["sas.qtgui.MainWindow.MainWindow"]
+
+
+def test_contributions_table_is_consistent():
+    from sasview_automodel.gui import host
+    assert len(host.PERSPECTIVES) + len(host.ACTIONS) == len(host.CONTRIBUTIONS)  # every row is one kind
+    assert [p.name for p in host.PERSPECTIVES] == [host.PERSPECTIVE_NAME]
+    for action in host.ACTIONS:
+        assert action.menu in host.MENUS and callable(getattr(host.SasViewHost, action.handler))
 
 
 def test_curve_from_data_pinhole_slit_and_units():
@@ -55,7 +90,7 @@ def test_find_category_prefers_real_category():
 
 
 def test_line_dict_format():
-    line = logic.fitting_line_dict("cylinder", "Cylinder",
+    line = fitting_line_dict("cylinder", "Cylinder",
                                    {"radius": 20.0, "length": (400.0, 10.0, 1e4), "scale": 0.01},
                                    {"radius": {"width": 0.1, "function": "schulz", "npts": 21}},
                                    fixed=("scale",))
@@ -67,12 +102,12 @@ def test_line_dict_format():
     assert line["polydisperse_params"] == ["True"]
     assert line["radius.width"] == ["True", "0.1", "0.0", "inf", "21", "3.0", "schulz"]
     assert all(isinstance(v, str) for row in line.values() for v in row)
-    assert "polydisperse_params" not in logic.fitting_line_dict("sphere", "Sphere")
+    assert "polydisperse_params" not in fitting_line_dict("sphere", "Sphere")
 
 
 def test_split_parameters():
-    assert logic.split_parameters({}, "sphere") == ({}, {})
-    v, pd = logic.split_parameters({"sphere": {"radius": 50.0, "radius_pd": 0.1, "radius_pd_type": "schulz"},
+    assert split_parameters({}, "sphere") == ({}, {})
+    v, pd = split_parameters({"sphere": {"radius": 50.0, "radius_pd": 0.1, "radius_pd_type": "schulz"},
                                     "vesicle": {"radius": 1.0}}, "sphere")
     assert v == {"radius": 50.0} and pd == {"radius": {"width": 0.1, "function": "schulz"}}
 
@@ -97,10 +132,12 @@ def test_structure_text_and_hand_off():
     assert logic.structure_text(hs) == "concentrated: hard-sphere-like interactions suggested (p = 0.87)"
     assert logic.structure_text(dilute) == "dilute: no structure factor needed (p = 0.93)"
     assert logic.structure_text(None) == ""  # a bundle without a structure-factor head: nothing extra
-    name, rows = logic.structure_for_fitting(_suggestion(hs), "vesicle")
-    assert name == "hardsphere" and rows["volfraction"][:2] == (True, 0.25)
-    assert rows["radius_effective_mode"][1] == "1"  # vesicle@hardsphere: "outer radius"
-    for s in (None, _suggestion(None), _suggestion(dilute)):
-        assert logic.structure_for_fitting(s, "sphere") is None
-    line = logic.fitting_line_dict("sphere", "Sphere", {"radius": 60.0}, structure=name, structure_parameters=rows)
-    assert line["fitpage_structure"] == ["hardsphere"] and line["volfraction"][1] == "0.25"
+    # the hand-off: the Fitting page's dictionary is Suggestion.to_sasview's, with the page's category
+    line = _suggestion(hs).to_sasview("vesicle", category="Sphere")
+    assert line["fitpage_structure"] == ["hardsphere"] and line["volfraction"][:2] == ["True", "0.25"]
+    assert line["radius_effective_mode"][1] == "1"  # vesicle@hardsphere: "outer radius"
+    assert line["fitpage_category"] == ["Sphere"]
+    for s in (_suggestion(None), _suggestion(dilute)):
+        assert s.to_sasview("sphere", category="Sphere")["fitpage_structure"] == ["None"]
+    line = _suggestion(hs).to_sasview("sphere", category="Sphere")
+    assert line["radius"][1] == "60.0" and line["radius.width"][1] == "0.1"

@@ -32,13 +32,10 @@ class StandInHost:
     def item_name(self, item):
         return item["name"]
 
-    def open_in_fitting(self, item, model, parameters=None, polydispersity=None, structure=None):
+    def open_in_fitting(self, item, suggestion, model):
         if self.fail_with:
             raise self.fail_with
-        from sasview_automodel.gui.logic import fitting_line_dict
-        name, rows = structure or (None, None)
-        line = fitting_line_dict(model, "Some category", parameters, polydispersity, structure=name,
-                                 structure_parameters=rows)
+        line = suggestion.to_sasview(model, category="Some category")
         self.opened.append((item, model, line))
         return line
 

@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 
 from sasview_automodel.gui import host as host_module
 from sasview_automodel.suggest import StructureFactorSuggestion, Suggestion
+from tests.gui.sasview_helpers import fitting_state
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples")
 
@@ -34,7 +35,7 @@ def test_open_p_at_s_in_fitting_then_paste(sasview, qtbot):
     with qtbot.waitSignal(panel.fittingOpened, timeout=10000) as opened:
         qtbot.mouseClick(panel.fit_buttons["sphere"], Qt.LeftButton)
     assert opened.args[1]["fitpage_structure"] == ["hardsphere"]
-    state = h.fitting_state()
+    state = fitting_state(gm)
     widget = state["widget"]
     assert widget.data is panel.data
     assert (state["model"], state["structure"]) == ("sphere", "hardsphere")
@@ -54,13 +55,13 @@ def test_open_p_at_s_in_fitting_then_paste(sasview, qtbot):
     QtWidgets.QApplication.clipboard().setText(concentrated(0.31, 70.0).sasview_paste("sphere"))
     widget.clipboard_paste()
     qtbot.wait(200)
-    params = h.fitting_state()["parameters"]
+    params = fitting_state(gm)["parameters"]
     assert params["volfraction"] == pytest.approx(0.31) and params["radius"] == pytest.approx(70.0)
-    assert h.fitting_state()["structure"] == "hardsphere"
+    assert fitting_state(gm)["structure"] == "hardsphere"
 
     # another candidate gets its own effective-radius mode (sasmodels' default is 1 for every product)
     assert panel.open_in_fitting("cylinder")
-    state = h.fitting_state()
+    state = fitting_state(gm)
     assert (state["model"], state["structure"]) == ("cylinder", "hardsphere")
     assert state["parameters"]["radius_effective_mode"] == 2  # "equivalent volume sphere"
     assert state["parameters"]["volfraction"] == pytest.approx(0.25)

@@ -18,12 +18,12 @@ ends the process. Routes (README, docs/install.md):
 * ``sasview-automodel gui FILE``
 * ``make gui`` (the Makefile's ``.venv``; skipped in other environments, e.g. the SasView 6.2
   venv of tests/gui/run_sasview62.sh, because that target always uses ``.venv``)
-* ``sasview-automodel enable`` then plain ``sasview`` (written into THIS environment's
-  site-packages, as the user does, and removed again by ``sasview-automodel disable``; a
+* ``sasview-automodel plugin enable`` then plain ``sasview`` (written into THIS environment's
+  site-packages, as the user does, and removed again by ``sasview-automodel plugin disable``; a
   ``sasview FILE`` loads FILE only on SasView >= 6.2: 6.1.x runs a command-line argument as a
   script, so on 6.1.x no file is given)
 * the official-bundle recipe: ``pip install --target DIR ... --no-deps`` of our wheel,
-  ``sasview-automodel bundle-launcher DIR``, ``sasview DIR/launch.py FILE``
+  ``sasview-automodel plugin bundle DIR``, ``sasview DIR/launch.py FILE``
 
 This test failed on the code before issue 26: the launcher's host check imported
 ``sas.qtgui.Perspectives`` before PySide6, so matplotlib looked for Qt5 bindings and the plugin
@@ -148,24 +148,24 @@ def test_route_make_gui(tmp_path):
 
 
 def test_route_enable_then_plain_sasview(tmp_path):
-    """docs/install.md: ``sasview-automodel enable``, then the plain ``sasview`` (SasView >= 6.2
-    also with a file: ``sasview FILE``); ``disable`` afterwards puts the environment back."""
+    """docs/install.md: ``sasview-automodel plugin enable``, then the plain ``sasview`` (SasView >= 6.2
+    also with a file: ``sasview FILE``); ``plugin disable`` afterwards puts the environment back."""
     env = plain_env(tmp_path / "home")
-    status = json.loads(_tool("status", "--json", env=env, cwd=tmp_path).stdout)
+    status = json.loads(_tool("plugin", "status", "--json", env=env, cwd=tmp_path).stdout)
     was_enabled = bool(status.get("enabled"))
     files = [EXAMPLE] if _sasview_version() >= (6, 2) else []
-    _tool("enable", env=env, cwd=tmp_path)
+    _tool("plugin", "enable", env=env, cwd=tmp_path)
     try:
         log = run_route(["sasview", *files], tmp_path, env, files)
     finally:
         if not was_enabled:
-            _tool("disable", env=env, cwd=tmp_path)
+            _tool("plugin", "disable", env=env, cwd=tmp_path)
     check_log(log, files, OUR_PACKAGE)
 
 
 def test_route_bundle_launcher(tmp_path):
     """docs/install.md, official bundles: our wheel installed with ``pip install --target DIR
-    --only-binary=:all: --python-version X.Y --no-deps``, ``sasview-automodel bundle-launcher
+    --only-binary=:all: --python-version X.Y --no-deps``, ``sasview-automodel plugin bundle
     DIR``, then ``sasview DIR/launch.py FILE`` (this environment's SasView stands in for the
     bundle's; onnxruntime comes from the environment, as pip would put it into DIR)."""
     env = plain_env(tmp_path / "home")
@@ -177,6 +177,6 @@ def test_route_bundle_launcher(tmp_path):
     py = f"{sys.version_info.major}.{sys.version_info.minor}"
     subprocess.run(pip + ["install", "--target", str(target), "--only-binary=:all:", "--python-version", py,
                           "--no-deps", "--no-index", str(wheel)], check=True, timeout=300, capture_output=True)
-    _tool("bundle-launcher", str(target), env=env, cwd=tmp_path)
+    _tool("plugin", "bundle", str(target), env=env, cwd=tmp_path)
     log = run_route(["sasview", str(target / "launch.py"), EXAMPLE], tmp_path, env, [EXAMPLE])
     check_log(log, [EXAMPLE], str(target / "sasview_automodel"))
