@@ -20,7 +20,7 @@ $(VENV)/.gui: $(VENV)/.runtime tests/gui/setup_gui_env.sh
 	tests/gui/setup_gui_env.sh $(VENV)
 	touch $@
 
-.PHONY: demo test test-unit test-core test-gui test-gui-62 gui bench examples
+.PHONY: demo test test-unit test-core test-gui test-gui-62 gui bench bench-docs examples
 demo: $(VENV)/.runtime  ## set up and classify a bundled example curve
 	$(BIN)/sasview-automodel suggest examples/sphere_saxs.txt
 
@@ -42,8 +42,11 @@ test-gui-62: $(VENV)/.gui  ## the GUI tests against SasView 6.2.0 on Python 3.12
 gui: $(VENV)/.gui  ## SasView with the plugin, an example loaded
 	$(BIN)/sasview-automodel gui examples/sphere_saxs.txt
 
-bench: $(VENV)/.runtime
+bench: $(VENV)/.runtime  ## the speed and memory table (benchmarks/bench_suggest.py)
 	$(BIN)/python benchmarks/bench_suggest.py
+
+bench-docs: $(VENV)/.runtime  ## the same, written to docs/benchmarks.md (2 processes, SasView start-up if installed)
+	$(BIN)/python benchmarks/bench_suggest.py --workers 2 --gui-startup 3 --write-docs
 
 examples: $(VENV)/.dev
 	$(BIN)/python examples/make_examples.py

@@ -19,8 +19,7 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-os.environ.setdefault("SAS_OPENCL", "none")
+sys.path.insert(0, os.path.dirname(HERE))  # the package and tests/synthetic.py of this checkout
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     from distributed import Client, LocalCluster
 
     from sasview_automodel.batch import expand_inputs, run_batch, summary, write_rows
-    from sasview_automodel.bench import make_dataset_folder
+    from tests.synthetic import make_dataset_folder
 
     folder = args.folder or tempfile.mkdtemp(prefix="automodel-10k-")
     t = time.perf_counter()

@@ -31,21 +31,35 @@ def once(plugin: bool, profile: str) -> dict:
         return json.load(f)
 
 
-def main(pairs: int = 3) -> None:
+def measure(pairs: int = 3) -> dict:
+    """Start-up of plain SasView and with the plugin, ``pairs`` runs each after one warm-up run:
+    {False: [probe results], True: [...]} (``gui_ready_s``, ``rss_mib`` per run)."""
     profile = tempfile.mkdtemp(prefix="automodel-bench-")
     once(False, profile)  # warm-up: file cache, first-run profile files
     res = {False: [], True: []}
     for _ in range(pairs):
         for plugin in (False, True):
             res[plugin].append(once(plugin, profile))
+    return res
+
+
+def summary(res: dict) -> dict:
+    """Medians: ready_s and rss_mib per case ("plain", "plugin") and what the plugin adds."""
+    med = {name: {k: statistics.median(r[k] for r in res[plugin]) for k in ("gui_ready_s", "rss_mib")}
+           for name, plugin in (("plain", False), ("plugin", True))}
+    return {**med, "added_s": med["plugin"]["gui_ready_s"] - med["plain"]["gui_ready_s"],
+            "added_mib": med["plugin"]["rss_mib"] - med["plain"]["rss_mib"], "pairs": len(res[True])}
+
+
+def main(pairs: int = 3) -> None:
+    res = measure(pairs)
     for plugin in (False, True):
         t = [r["gui_ready_s"] for r in res[plugin]]
         m = [r["rss_mib"] for r in res[plugin]]
         print(f"{'with plugin   ' if plugin else 'plain SasView '} ready {statistics.median(t):.2f} s "
               f"(runs {', '.join(f'{x:.2f}' for x in t)}), RSS {statistics.median(m):.0f} MiB")
-    dt = statistics.median(r["gui_ready_s"] for r in res[True]) - statistics.median(r["gui_ready_s"] for r in res[False])
-    dm = statistics.median(r["rss_mib"] for r in res[True]) - statistics.median(r["rss_mib"] for r in res[False])
-    print(f"plugin adds {dt:+.2f} s and {dm:+.0f} MiB (target <= 0.3 s, <= 100 MB)")
+    s = summary(res)
+    print(f"plugin adds {s['added_s']:+.2f} s and {s['added_mib']:+.0f} MiB (target <= 0.3 s, <= 100 MB)")
 
 
 if __name__ == "__main__":

@@ -111,8 +111,16 @@ def cmd_batch(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .bench import run_bench
-    return run_bench(args)
+    """Run benchmarks/bench_suggest.py of the source checkout this package is imported from."""
+    import runpy
+
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", "bench_suggest.py")
+    if not os.path.isfile(script):
+        print(f"error: `sasview-automodel bench` runs benchmarks/bench_suggest.py, which is not installed with the "
+              f"package (not found: {script}): run it from a source checkout (git clone, pip install -e ., then "
+              "`sasview-automodel bench` or `make bench`)", file=sys.stderr)
+        return 2
+    return runpy.run_path(script, run_name="bench_suggest")["main"](args.args, prog="sasview-automodel bench")
 
 
 def run_gui(files: list[str], card_path: str | None = None) -> int:
@@ -231,18 +239,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--model", help="model card of another bundle")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     b.set_defaults(func=cmd_batch)
-    m = sub.add_parser("bench", help="measure speed (single curve, batch, files, memory, imports) and "
-                                      "compare with fitting all catalog models")
-    m.add_argument("--model", help="model card of another bundle")
-    m.add_argument("--repeats", type=int, default=300, help="timed single calls (default 300)")
-    m.add_argument("--batch", type=int, default=10000, help="in-memory curves for the throughput rows")
-    m.add_argument("--files", type=int, default=1000, help="files written and classified for the file rows")
-    m.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes for the parallel rows")
-    m.add_argument("--fit-curves", type=int, default=1,
-                   help="curves fitted with all catalog models for the ratio (0 = skip the fit)")
-    m.add_argument("--quick-fit-passes", type=int, default=3,
-                   help="timed passes over the example curves for the quick-fit row (0 = skip)")
-    m.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
+    # benchmarks/bench_suggest.py parses the options (prefix "+": every "--option" is passed on to it)
+    m = sub.add_parser("bench", add_help=False, prefix_chars="+",
+                       help="measure speed (single curve, batch, files, memory, imports) and compare with fitting "
+                            "all catalog models (from a source checkout; bench --help for the options)")
+    m.add_argument("args", nargs=argparse.REMAINDER)
     m.set_defaults(func=cmd_bench)
     i = sub.add_parser("info", help="show the model card of the bundle")
     i.add_argument("--json", action="store_true")

@@ -84,9 +84,18 @@ def test_cli_bench_small_run_prints_the_table_and_goals(tmp_path):
     assert qf["n"] == qf["curves"] >= 3 and 0 < qf["median"] <= qf["p95"] and qf["top"] == 3
 
 
+def test_cli_bench_outside_a_source_checkout_says_so(tmp_path, monkeypatch, capsys):
+    from sasview_automodel import cli
+    monkeypatch.setattr(cli, "__file__", str(tmp_path / "site-packages" / "sasview_automodel" / "cli.py"))
+    assert cli.main(["bench", "--repeats", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "benchmarks/bench_suggest.py" in err and "not installed with the package" in err and "source checkout" in err
+
+
 def test_fit_baseline_fits_a_sphere_well():
     import scipy  # noqa: F401  (installed with sasmodels: a missing scipy fails here instead of skipping)
-    from sasview_automodel.bench import fit_all_models, synthetic_curves
+    from benchmarks.bench_suggest import fit_all_models
+    from tests.synthetic import synthetic_curves
     q, i, s, _ = synthetic_curves(1, seed=4)[0]
     (fit,) = fit_all_models(q, i, s, models=["sphere"])
     assert fit["model"] == "sphere" and fit["nfev"] > 1 and fit["seconds"] > 0

@@ -13,9 +13,9 @@ import pytest
 pytestmark = pytest.mark.slow   # torch training steps or a dask cluster: make test-unit leaves them out
 
 from sasview_automodel.batch import Runner, expand_inputs, run_batch, suggest_many
-from sasview_automodel.bench import BAD_KINDS, make_dataset_folder, synthetic_curves
 from sasview_automodel.curve import make_curve
 from tests.conftest import same_result
+from tests.synthetic import BAD_KINDS, make_dataset_folder, synthetic_curves
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ from tests.conftest import same_result
 
 from sasview_automodel import grid, scoring
 from sasview_automodel.batch import ONNX_BATCH, suggest_chunk
-from sasview_automodel.bench import synthetic_curves
 from sasview_automodel.curve import make_curve
+from tests.synthetic import synthetic_curves
 
 
 def _curves(n, seed=0):
