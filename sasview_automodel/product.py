@@ -10,12 +10,9 @@ parameters at the middle of the catalog ranges (``StructureFactor.mid_values``).
 from __future__ import annotations
 
 import functools
-import os
 
 from . import catalog
 from .errors import InputError
-
-os.environ.setdefault("SAS_OPENCL", "none")
 
 VOLFRACTION_BOUNDS = (0.001, 0.6)   # the volume fraction a quick P@S fit may take
 VOLFRACTION_DEFAULT = 0.2           # start when the suggestion gives none

@@ -29,8 +29,6 @@ import os
 import sys
 import time
 
-os.environ.setdefault("SAS_OPENCL", "none")
-
 import numpy as np
 
 from sasview_automodel import catalog, sets

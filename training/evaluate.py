@@ -22,8 +22,6 @@ import sys
 import time
 import zlib
 
-os.environ.setdefault("SAS_OPENCL", "none")
-
 import numpy as np
 
 from sasview_automodel import Suggester

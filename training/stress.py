@@ -27,8 +27,6 @@ import sys
 import zlib
 from dataclasses import replace
 
-os.environ.setdefault("SAS_OPENCL", "none")
-
 import numpy as np
 
 from sasview_automodel import Suggester

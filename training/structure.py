@@ -22,11 +22,14 @@ import json
 import os
 from dataclasses import dataclass
 
+# Kept until training/ood.py calls sasmodels_env() before its load_model: training.export reaches
+# ood.simulate_ood with nothing else having chosen the sasmodels engine (through training.train).
 os.environ.setdefault("SAS_OPENCL", "none")
 
 import numpy as np
 
 from sasview_automodel.catalog import CLASSES, EFFECTIVE_RADIUS_MODE, HOLLOW_VOLUME_RATIO, STRUCTURE_FACTORS
+from sasview_automodel.sasmodels_env import sasmodels_env
 
 X_GRID = np.geomspace(1e-3, 2e3, 900)     # q * R_eff
 S_MAX_VALID = 10.0                          # beyond: an approximation breaking down (as simulate.py)
@@ -39,6 +42,7 @@ def effective_radii(labels: np.ndarray, params: np.ndarray) -> np.ndarray:
     from sasmodels.core import load_model
     from sasmodels.direct_model import call_Fq
 
+    sasmodels_env()
     out = np.zeros(len(labels), np.float32)
     kernels: dict[int, tuple] = {}
     for i, (k, p) in enumerate(zip(labels, params)):
@@ -73,6 +77,7 @@ class SBank:
         from sasmodels.core import load_model
         from sasmodels.direct_model import call_kernel
 
+        sasmodels_env()
         rng = np.random.default_rng(seed)
         s_rows, kinds, fractions, params = [], [], [], []
         for k, sf in enumerate(STRUCTURE_FACTORS):
