@@ -57,23 +57,22 @@ def _suggester(card_path: str | None, onnx_sha256: str | None = None):
             _SUGGESTERS[card_path] = Suggester(card_path, threads=1)
             _SUGGESTERS[card_path].onnx_batch = ONNX_BATCH
         s = _SUGGESTERS[card_path]
-    if onnx_sha256 and s.bundle.card.get("onnx_sha256") != onnx_sha256:
+    if onnx_sha256 and s.card.onnx_sha256 != onnx_sha256:
         import socket
         raise BundleError(f"worker {socket.gethostname()} (pid {os.getpid()}) has another model bundle than the "
-                          f"client ({s.bundle.card_path}, ONNX sha256 {str(s.bundle.card.get('onnx_sha256'))[:12]}... "
+                          f"client ({s.card.path}, ONNX sha256 {str(s.card.onnx_sha256)[:12]}... "
                           f"instead of {onnx_sha256[:12]}...): install the same sasview-automodel version on "
                           "every worker or pass --model with a card on a shared filesystem")
     return s
 
 
 def _card_sha256(card_path: str | None) -> str | None:
-    """The ONNX checksum named by the card the caller would use (None if it cannot be read:
+    """The ONNX checksum named by the card the caller would use (None if the card is unusable:
     the workers then report the problem themselves)."""
-    from .bundle import default_card_path
+    from .bundle import ModelCard, default_card_path
     try:
-        with open(card_path or default_card_path()) as f:
-            return json.load(f).get("onnx_sha256")
-    except (OSError, ValueError):
+        return ModelCard.read(card_path or default_card_path()).onnx_sha256
+    except BundleError:
         return None
 
 

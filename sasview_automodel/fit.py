@@ -67,7 +67,7 @@ class FitResult:
     seconds: float
     converged: bool
     message: str = ""
-    weight: float = field(default=float("nan"))
+    weight: float = field(default=float("nan"))   # its fit-evidence weight (combine; NaN: not weighed)
     q: np.ndarray | None = field(default=None, repr=False)       # the points fitted (1/A)
     curve: np.ndarray | None = field(default=None, repr=False)   # the fitted model there (with scale, bkg)
     structure_factor: str | None = None     # sasmodels S(q) name when the product model@S was fitted
@@ -273,13 +273,14 @@ def _structure_parameters(calc, pars: dict, structure: str) -> dict:
 
 
 def combine(ranking: list[tuple[str, float]], fits: dict[str, FitResult]) -> list[tuple[str, float]]:
-    """Final ranking of the fitted candidates: p_classifier x exp(-dBIC/2), normalised."""
+    """The fit evidence of the fitted candidates (finite BIC), heaviest first:
+    ``[(model, p_classifier x exp(-dBIC/2), normalised)]``. Reported beside the classifier's
+    ranking, not a re-rank of it (module docstring); ``fits`` is not changed (suggest.refine
+    copies each weight into its FitResult)."""
     fitted = [(m, p) for m, p in ranking if m in fits and np.isfinite(fits[m].bic)]
     if not fitted:
         return []
     bic_min = min(fits[m].bic for m, _ in fitted)
     w = np.array([p * np.exp(-0.5 * (fits[m].bic - bic_min)) for m, p in fitted])
     w = w / w.sum() if w.sum() > 0 else np.full(len(w), 1.0 / len(w))
-    for (m, _), v in zip(fitted, w):
-        fits[m].weight = float(v)
     return sorted(((m, float(v)) for (m, _), v in zip(fitted, w)), key=lambda t: -t[1])

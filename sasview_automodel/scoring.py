@@ -31,7 +31,18 @@ def knn_distance(emb: np.ndarray, bank: np.ndarray, k: int) -> np.ndarray:
     return 1.0 - np.sort(sims, axis=1)[:, -k]
 
 
-@dataclass(frozen=True)
+# the outlier scores that read the embedding's class means and shared precision matrix; the
+# others (``knn+msp``) do not, and their cards need not carry those statistics
+MAHALANOBIS_METHODS = ("mahalanobis", "mahalanobis+msp")
+
+
+def uses_mahalanobis(method: str) -> bool:
+    """Whether outlier score ``method`` (a card's ``ood.method_id``) reads the class means and
+    precision matrix (training/export.py writes them into the card only then)."""
+    return method in MAHALANOBIS_METHODS
+
+
+@dataclass(frozen=True, eq=False)
 class OutlierModel:
     """The card's outlier detector (``card["ood"]``).
 
@@ -40,19 +51,36 @@ class OutlierModel:
     with the mean and spread of in-distribution validation curves (``standardise``: mean and
     std of the log distance, then of -log max probability).
     ``knn+msp``: z(k-NN distance, the network's ``knn_distance`` output) + z(-log max calibrated
-    probability), standardised the same way. Flagged above ``threshold``."""
+    probability), standardised the same way. Flagged above ``threshold``.
 
-    means: np.ndarray
-    precision: np.ndarray
+    ``means`` (K, E) and ``precision`` (E, E) are None where the card has none (a ``knn+msp``
+    card need not carry them, ``uses_mahalanobis``)."""
+
+    means: np.ndarray | None
+    precision: np.ndarray | None
     threshold: float
     method: str = "mahalanobis"
     standardise: tuple[float, float, float, float] | None = None
 
     @classmethod
     def from_card(cls, ood: dict) -> "OutlierModel":
+        """From the card's ``ood`` entry; raises KeyError, TypeError or ValueError when an entry the
+        method reads is missing or malformed (bundle.ModelCard turns that into a BundleError)."""
+        method = ood.get("method_id", "mahalanobis")
         std = ood.get("standardise")
-        return cls(np.asarray(ood["means"], np.float64), np.asarray(ood["precision"], np.float64),
-                   float(ood["threshold"]), ood.get("method_id", "mahalanobis"), tuple(std) if std else None)
+        has_stats = ood.get("means") is not None or ood.get("precision") is not None
+        if uses_mahalanobis(method) or has_stats:
+            means, precision = np.asarray(ood["means"], np.float64), np.asarray(ood["precision"], np.float64)
+        else:
+            means = precision = None
+        if method != "mahalanobis" and not std:
+            raise KeyError(f"'standardise' (the {method} score needs it)")
+        return cls(means, precision, float(ood["threshold"]), method,
+                   tuple(float(v) for v in std) if std else None)
+
+    @property
+    def uses_mahalanobis(self) -> bool:
+        return uses_mahalanobis(self.method)
 
     def score(self, embedding: np.ndarray, probs: np.ndarray, knn: np.ndarray | None = None) -> np.ndarray:
         """The outlier score per curve; ``knn``: the network's ``knn_distance`` output (``knn+msp``)."""
@@ -79,6 +107,53 @@ def combined_score(distance: np.ndarray, probs: np.ndarray, standardise, log_dis
     msp = -np.log(np.clip(np.asarray(probs, np.float64).max(axis=1), 1e-12, 1.0))
     d = np.log(np.maximum(distance, 1e-6)) if log_distance else np.asarray(distance, np.float64)
     return (d - m_d) / s_d + (msp - m_p) / s_p
+
+
+@dataclass(frozen=True, eq=False)
+class Scores:
+    """What ``Suggester.score`` returns for a featurized batch of B curves (K classes in the
+    bundle's order). Read it by attribute; ``scores["probs"]``, ``scores.get("knn_distance")``,
+    ``"structure_probs" in scores`` and ``to_dict()`` keep the mapping of earlier versions (a
+    field that is None because the bundle lacks that output is absent from the mapping, except
+    ``params`` and ``knn_distance``, which the mapping always held)."""
+
+    probs: np.ndarray                  # (B, K) calibrated probabilities (temperature softmax)
+    outlier_score: np.ndarray          # (B,) the card's outlier score (OutlierModel.score)
+    outlier: np.ndarray                # (B,) bool, outlier_score above the card's threshold
+    confidence: np.ndarray             # (B,) in [0, 1] (confidence)
+    family_probs: np.ndarray           # (B, F) shape-family probabilities (sets.SetModel)
+    plausible_size: np.ndarray         # (B,) models in each curve's plausible set
+    logits: np.ndarray                 # (B, K) raw network outputs
+    embedding: np.ndarray              # (B, E)
+    params: np.ndarray | None = None   # (B, S) regression head (encoded), None without one
+    knn_distance: np.ndarray | None = None     # (B,) the network's k-NN distance, None without one
+    structure_probs: np.ndarray | None = None  # (B, 1 + n S(q)) calibrated, ``none`` first
+    volfraction: np.ndarray | None = None      # (B,) starting volume fraction S sees
+
+    _ALWAYS = ("probs", "outlier_score", "outlier", "confidence", "family_probs", "plausible_size", "params",
+               "logits", "embedding", "knn_distance")
+    _OPTIONAL = ("structure_probs", "volfraction")
+
+    def keys(self) -> list[str]:
+        return list(self._ALWAYS) + [k for k in self._OPTIONAL if getattr(self, k) is not None]
+
+    def __getitem__(self, key: str):
+        if key not in self.keys():
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __contains__(self, key) -> bool:
+        return key in self.keys()
+
+    def __iter__(self):
+        return iter(self.keys())
+
+    def get(self, key: str, default=None):
+        return self[key] if key in self else default
+
+    def to_dict(self) -> dict:
+        """The mapping of earlier versions: {name: array or None} (keys as ``keys()``)."""
+        return {k: getattr(self, k) for k in self.keys()}
 
 
 CONFIDENCE_FEATURES = ("logit_p1", "margin", "outlier_excess", "noise", "coverage")

@@ -1,13 +1,19 @@
-"""The public API: ``Suggester().suggest(q, intensity) -> Suggestion``."""
+"""The public API: ``Suggester().suggest(q, intensity) -> Suggestion``.
+
+Results flow one way: ``Suggester.suggest*`` returns finished ``Suggestion`` objects (frozen: a
+step that changes an answer makes a new one); ``refine(suggestion, curve)`` is the quick-fit step,
+a new Suggestion with refined parameters and the fit evidence (``suggest(..., fit=True)`` calls
+it); ``Suggestion.to_sasview(model)`` is the one producer of SasView's Fitting-page dictionary.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Sequence
 
 import numpy as np
 
 from . import catalog, grid, scoring, sets
-from .bundle import ModelBundle
+from .bundle import ModelBundle, ModelCard
 from .curve import Curve, load_file, make_curve
 from .errors import InputError
 
@@ -31,7 +37,7 @@ def structure_summary(sentence: str, probability: float) -> str:
     return f"{sentence} (p = {probability:.2f})"
 
 
-@dataclass
+@dataclass(frozen=True)
 class StructureFactorSuggestion:
     """Whether the curve needs a structure factor S(q), and which (None: dilute is enough)."""
 
@@ -66,9 +72,10 @@ class StructureFactorSuggestion:
                 "radius_effective_mode": self.radius_effective_mode, "sentence": self.sentence}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Suggestion:
-    """What the classifier says about one curve. Plain data; ``to_dict()`` is JSON-ready."""
+    """What the classifier says about one curve. Plain data, frozen (``refine`` makes a new one);
+    ``to_dict()`` is JSON-ready, ``to_sasview(model)`` SasView's Fitting-page dictionary."""
 
     ranking: list[tuple[str, float]]     # (sasmodels name, calibrated probability), best first
     confidence: float                    # in [0, 1], see scoring.confidence
@@ -78,8 +85,8 @@ class Suggestion:
     parameters: dict = field(default_factory=dict)   # starting values of the best model (sasmodels names)
     warnings: list[str] = field(default_factory=list)
     candidate_parameters: dict = field(default_factory=dict)  # {model: {param: value}} for the top candidates
-    fits: dict = field(default_factory=dict)         # {model: FitResult} when a quick fit ran
-    fit_ranking: list = field(default_factory=list)  # [(model, weight)] combining classifier and fit
+    fits: dict = field(default_factory=dict)         # {model: FitResult} when a quick fit ran (refine)
+    fit_ranking: list = field(default_factory=list)  # [(model, weight)] fit evidence, reported, not a re-rank
     name: str = "curve"
     source: str | None = None
     entry: int = 0
@@ -105,11 +112,21 @@ class Suggestion:
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         return self.ranking[:k]
 
+    def fitting_model(self, model: str | None = None) -> str:
+        """The model a Fitting page set up by ``to_sasview(model)`` shows: ``model`` (default: the
+        best), or ``model@S`` when a structure factor is suggested (e.g. "cylinder@hardsphere")."""
+        model = model or self.best
+        sf = self.structure_factor
+        return f"{model}@{sf.name}" if sf is not None and sf.name else model
+
     def to_sasview(self, model: str | None = None, category: str | None = None) -> dict:
-        """SasView's ``updateFromParameters`` dictionary for ``model`` (default: the best) with its
-        starting parameters and polydispersity, and the structure factor with its rows when one is
-        suggested (``structure_for``); ``category`` defaults to the one SasView derives from
-        sasmodels (inside SasView, pass the page's own)."""
+        """SasView's ``updateFromParameters`` dictionary for ``model`` (default: the best), the one
+        producer of it (the GUI sends it unchanged): ``fitpage_category``, ``fitpage_model``,
+        ``fitpage_structure`` (the suggested S(q) name, "None" when dilute), the starting
+        parameters with their bounds and polydispersity rows, and the S(q) rows when a structure
+        factor is suggested (``structure_for``: volfraction, radius_effective_mode and
+        structure_factor_mode as choice indices, ...). ``category`` defaults to the one SasView
+        derives from sasmodels (inside SasView, pass the page's own)."""
         from .sasview_format import fitting_line_dict, parameter_bounds, sasview_category, split_parameters
 
         model = model or self.best
@@ -171,44 +188,67 @@ class Suggestion:
 class Suggester:
     """Suggests sasmodels form factors for 1D curves. The ONNX session is made once, here.
 
-    ``card_path`` selects another bundle (default: the one shipped in the package).
+    ``card_path`` selects another bundle (default: the one shipped in the package). Every
+    constant comes from the bundle's typed card (``self.card``, bundle.ModelCard).
     """
 
     def __init__(self, card_path: str | None = None, threads: int | None = None):
         self.bundle = ModelBundle.load(card_path, threads=threads)
         self.onnx_batch = ONNX_BATCH   # curves per onnxruntime call (the batch workers use fewer: 1 thread)
-        card = self.bundle.card
-        self.classes = self.bundle.classes
-        unknown = [c for c in self.classes if c not in catalog.BY_NAME]
-        if unknown:
-            from .errors import BundleError
-            raise BundleError(f"model card {self.bundle.card_path} names classes {unknown} unknown to this catalog")
-        self.temperature = float(card["temperature"])
-        self.outliers = scoring.OutlierModel.from_card(card["ood"])
-        self.ood_threshold = self.outliers.threshold
-        self.confidence_weights = np.asarray(card["confidence"]["weights"], np.float64)
-        recal = card["confidence"].get("recalibration")   # isotonic knots (x, y); absent in older cards
-        self.confidence_recalibration = (np.asarray(recal["x"], np.float64), np.asarray(recal["y"], np.float64)) if recal else None
-        structure = card.get("structure")   # absent in bundles without a structure-factor head
-        self.structure_names = list(structure["classes"]) if structure else []
-        unknown = [c for c in self.structure_names if c not in catalog.SQ_NAMES]
-        if unknown:
-            from .errors import BundleError
-            raise BundleError(f"model card {self.bundle.card_path} names structure factors {unknown} unknown to "
-                              "this catalog: use the sasview-automodel version the bundle was exported with")
-        self.structure_temperature = float(structure["temperature"]) if structure else 1.0
-        self.sets = sets.SetModel.from_card(card)   # shape families and plausible sets (fallback without constants)
         self._outlier_hint = ("aggregates, a mixture of sizes, lamellar or Bragg peaks, polymer chains, or a model "
-                              "outside the catalog" if structure else
+                              "outside the catalog" if self.card.structure else
                               "a structure factor, aggregates, a mixture, or a model outside the catalog")
+
+    # -- the card's constants (read-only views of self.card) ---------------------------------
+    @property
+    def card(self) -> ModelCard:
+        return self.bundle.model_card
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.card.classes)
+
+    @property
+    def temperature(self) -> float:
+        return self.card.temperature
+
+    @property
+    def outliers(self) -> scoring.OutlierModel:
+        return self.card.outliers
+
+    @property
+    def ood_threshold(self) -> float:
+        return self.card.outliers.threshold
+
+    @property
+    def confidence_weights(self) -> np.ndarray:
+        return self.card.confidence_weights
+
+    @property
+    def confidence_recalibration(self) -> tuple[np.ndarray, np.ndarray] | None:
+        return self.card.confidence_recalibration
+
+    @property
+    def structure_names(self) -> list[str]:
+        """The S(q) names of the structure-factor head ([] for a bundle without one)."""
+        return list(self.card.structure.classes) if self.card.structure else []
+
+    @property
+    def structure_temperature(self) -> float:
+        return self.card.structure.temperature if self.card.structure else 1.0
+
+    @property
+    def sets(self) -> sets.SetModel:
+        """Shape families and plausible sets (fallback constants for a card without them)."""
+        return self.card.sets
 
     # -- public API -------------------------------------------------------------------------
     def suggest(self, q, intensity, sigma=None, dq=None, *, slit_length: float | None = None,
                 q_unit: str = "A", name: str = "curve", fit: bool = False) -> Suggestion:
         """Rank the catalog models for one curve (q in 1/A unless ``q_unit="nm"``).
 
-        ``fit=True`` refines the top candidates with a quick resolution-aware sasmodels fit
-        (sasview_automodel.fit) and re-ranks them with the fit evidence."""
+        ``fit=True`` then refines the top candidates' parameters with a quick resolution-aware
+        sasmodels fit (``refine``); the fit evidence is reported, the ranking stays the classifier's."""
         curve = make_curve(q, intensity, sigma, dq, slit_length, q_unit=q_unit, name=name)
         return self.suggest_curves([curve], fit=fit)[0]
 
@@ -240,36 +280,43 @@ class Suggester:
         """Rank models for every 1D dataset in a file (canSAS XML, NXcanSAS, ABS, PDH, columns).
 
         ``q_unit`` overrides the unit a column file's header states; ``slit_length`` (in the unit
-        of q) declares slit smearing (curve.load_file)."""
+        of q) declares slit smearing (curve.load_file); ``fit`` as in ``suggest``."""
         return self.suggest_curves(load_file(path, q_unit=q_unit, slit_length=slit_length), fit=fit)
 
-    def score(self, features: np.ndarray) -> dict[str, np.ndarray]:
+    def score(self, features: np.ndarray) -> scoring.Scores:
         """Network + scoring for a featurized batch (B, C, G): calibrated ``probs`` (B, K) in
-        ``self.classes`` order, ``outlier_score``, ``outlier``, ``confidence`` and raw ``params``."""
+        ``self.classes`` order, ``outlier_score``, ``outlier``, ``confidence``, raw ``params`` and
+        the rest of :class:`scoring.Scores` (which also reads as the dict of earlier versions)."""
         # sub-batches keep the activations in cache (about 25 % faster than one call of
         # thousands, and memory stays flat); each row's output does not depend on the batch
         n = self.onnx_batch
         parts = [self.bundle.run(features[i:i + n]) for i in range(0, len(features), n)]
         out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else self.bundle.run(features)
-        probs = scoring.softmax(out["logits"], self.temperature)
-        scores = self.outliers.score(out["embedding"], probs, out.get("knn_distance"))
-        outliers = scores > self.ood_threshold
-        conf = scoring.confidence(scoring.confidence_features(probs, self.outliers.excess(scores), features),
-                                  self.confidence_weights, outliers, self.confidence_recalibration)
-        result = {"probs": probs, "outlier_score": scores, "outlier": outliers, "confidence": conf,
-                  "family_probs": self.sets.family_probs(probs), "plausible_size": self.sets.sizes(probs),
-                  "params": out.get("params"), "logits": out["logits"], "embedding": out["embedding"],
-                  "knn_distance": out.get("knn_distance")}
-        if self.structure_names and "structure_logits" in out:
-            result["structure_probs"] = scoring.softmax(out["structure_logits"], self.structure_temperature)
-            result["volfraction"] = np.clip(out["volfraction"][:, 0] / 4.0, 0.001, 0.6)
-        return result
+        card = self.card
+        probs = scoring.softmax(out["logits"], card.temperature)
+        scores = card.outliers.score(out["embedding"], probs, out.get("knn_distance"))
+        outliers = scores > card.outliers.threshold
+        conf = scoring.confidence(scoring.confidence_features(probs, card.outliers.excess(scores), features),
+                                  card.confidence_weights, outliers, card.confidence_recalibration)
+        structure = {}
+        if card.structure and "structure_logits" in out:
+            structure = dict(structure_probs=scoring.softmax(out["structure_logits"], card.structure.temperature),
+                             volfraction=np.clip(out["volfraction"][:, 0] / 4.0, 0.001, 0.6))
+        return scoring.Scores(probs=probs, outlier_score=scores, outlier=outliers, confidence=conf,
+                              family_probs=card.sets.family_probs(probs), plausible_size=card.sets.sizes(probs),
+                              logits=out["logits"], embedding=out["embedding"], params=out.get("params"),
+                              knn_distance=out.get("knn_distance"), **structure)
+
+    def refine(self, suggestion: Suggestion, curve: Curve, top: int = FIT_TOP,
+               budget: float | None = FIT_BUDGET) -> Suggestion:
+        """``refine(suggestion, curve, top, budget)`` (the module function)."""
+        return refine(suggestion, curve, top, budget)
 
     # -- internals --------------------------------------------------------------------------
     def suggest_curves(self, curves: Sequence[Curve], fit: bool = False, fit_top: int = FIT_TOP,
                        fit_budget: float | None = FIT_BUDGET) -> list[Suggestion]:
         """Rank models for validated curves (one ONNX call for the whole batch); with ``fit``,
-        quick-fit the ``fit_top`` candidates of each curve, ``fit_budget`` seconds each at most
+        ``refine`` each: quick-fit the ``fit_top`` candidates, ``fit_budget`` seconds each at most
         (None: bounded by the number of evaluations only, independent of the machine's speed)."""
         if not curves:
             return []
@@ -281,51 +328,52 @@ class Suggester:
                     f"(q {c.q[0]:.3g}..{c.q[-1]:.3g} 1/A); at least {grid.MIN_COVERED_BINS} (about half a decade "
                     f"inside {grid.GRID_Q_MIN:g}..{grid.GRID_Q_MAX:g} 1/A) are needed")
         scored = self.score(feats)
-        probs, scores, outliers, conf = scored["probs"], scored["outlier_score"], scored["outlier"], scored["confidence"]
-        regression = scored.get("params")
+        threshold = self.ood_threshold
         # the per-curve loop reads Python lists (one conversion per batch, not per value); the
         # row-wise argsort is the per-row np.argsort(-p), so ties keep their order
-        orders = np.argsort(-probs, axis=1).tolist()
-        families = scored["family_probs"].argmax(axis=1).tolist()
-        family_probs = scored["family_probs"].max(axis=1).tolist()
-        set_sizes = scored["plausible_size"].tolist()
-        labels = [catalog.CLASS_NAMES.index(m) for m in self.classes]
-        rows = regression.tolist() if regression is not None else [None] * len(curves)
+        orders = np.argsort(-scored.probs, axis=1).tolist()
+        families = scored.family_probs.argmax(axis=1).tolist()
+        family_probs = scored.family_probs.max(axis=1).tolist()
+        set_sizes = scored.plausible_size.tolist()
+        classes = self.classes
+        labels = [catalog.CLASS_NAMES.index(m) for m in classes]
+        rows = scored.params.tolist() if scored.params is not None else [None] * len(curves)
         q_refs = grid.GRID_Q[[info.first_bin for info in infos]].tolist()
         results = []
         for n, (c, info, p, order, s, cf, outlier, row, q_ref) in enumerate(zip(
-                curves, infos, probs.tolist(), orders, scores.tolist(), conf.tolist(), outliers.tolist(), rows, q_refs)):
-            ranking = [(self.classes[j], p[j]) for j in order]
+                curves, infos, scored.probs.tolist(), orders, scored.outlier_score.tolist(),
+                scored.confidence.tolist(), scored.outlier.tolist(), rows, q_refs)):
+            ranking = [(classes[j], p[j]) for j in order]
             candidates = {}
             if row is not None:
                 for j in order[:N_CANDIDATE_PARAMETERS]:
                     values = catalog.decode_targets(row, labels[j], q_ref)
-                    candidates[self.classes[j]] = {k: float(f"{v:.4g}") for k, v in values.items()}
+                    candidates[classes[j]] = {k: float(f"{v:.4g}") for k, v in values.items()}
             warnings = list(c.warnings) + _grid_warnings(info) + [PARAMETERS_UNCHECKED if candidates else PARAMETERS_PENDING]
-            reason = (f"unlike any trained shape (outlier score {s:.3g} > {self.ood_threshold:.3g}): consider "
+            reason = (f"unlike any trained shape (outlier score {s:.3g} > {threshold:.3g}): consider "
                       f"{self._outlier_hint}" if outlier else "")
-            structure = (self._structure(scored["structure_probs"][n], float(scored["volfraction"][n]),
+            structure = (self._structure(scored.structure_probs[n], float(scored.volfraction[n]),
                                          ranking[0][0], candidates.get(ranking[0][0], {}))
-                         if "structure_probs" in scored else None)
-            results.append(Suggestion(
+                         if scored.structure_probs is not None else None)
+            result = Suggestion(
                 ranking=ranking, confidence=cf, outlier=outlier, outlier_score=s,
-                outlier_threshold=self.ood_threshold, parameters=dict(candidates.get(ranking[0][0], {})),
+                outlier_threshold=threshold, parameters=dict(candidates.get(ranking[0][0], {})),
                 candidate_parameters=candidates, warnings=warnings, name=c.name, source=c.source, entry=c.entry,
                 reason=reason, structure_factor=structure, family=catalog.FAMILY_NAMES[families[n]],
                 family_probability=family_probs[n], plausible_models=[m for m, _ in ranking[:set_sizes[n]]],
-                q_unit_used=c.q_unit_used))
-            if fit and candidates:
-                self._fit(results[-1], c, fit_top, fit_budget)
+                q_unit_used=c.q_unit_used)
+            results.append(refine(result, c, fit_top, fit_budget) if fit and candidates else result)
         return results
 
     def _structure(self, p: np.ndarray, volfraction: float, form: str, form_params: dict) -> StructureFactorSuggestion:
         """The structure-factor entry from the head's calibrated probabilities (``none`` first)."""
-        probs = dict(zip(["none"] + self.structure_names, (float(v) for v in p)))
+        names = self.structure_names
+        probs = dict(zip(["none"] + names, (float(v) for v in p)))
         p_needed = 1.0 - probs["none"]
         if p_needed < STRUCTURE_NEEDED:
             return StructureFactorSuggestion(None, probs["none"], p_needed, probs)
         k = int(np.argmax(p[1:]))
-        name = self.structure_names[k]
+        name = names[k]
         ratio = catalog.HOLLOW_VOLUME_RATIO.get(form)
         if ratio is not None and form_params:   # P@S's volfraction for hollow bodies: S sees the enclosed volume
             try:
@@ -335,29 +383,48 @@ class Suggester:
         return StructureFactorSuggestion(name, float(p[1 + k]), p_needed, probs, volfraction,
                                          catalog.EFFECTIVE_RADIUS_MODE.get(form))
 
-    @staticmethod
-    def _fit(s: Suggestion, curve: Curve, top: int, budget: float | None) -> None:
-        """Quick-fit the ``top`` candidates (the product model@S when a structure factor is
-        suggested) and take their refined parameters and the best one's volume fraction."""
-        from .fit import combine, quick_fit
 
-        structure = s.structure_factor if s.structure_factor is not None and s.structure_factor.name else None
-        for model, _ in s.ranking[:top]:
-            start = s.candidate_parameters.get(model)
-            if start:
-                s.fits[model] = quick_fit(curve, model, start, time_budget=budget, structure=structure)
-        s.fit_ranking = combine(s.ranking, s.fits)
-        if s.fit_ranking:
-            best = s.best if s.best in s.fits else s.fit_ranking[0][0]
-            s.parameters = {k: float(f"{v:.5g}") for k, v in s.fits[best].parameters.items()}
-            if structure is not None and "volfraction" in s.fits[best].structure_parameters:
-                structure.volfraction = float(f"{s.fits[best].structure_parameters['volfraction']:.4g}")
-            for model, f in s.fits.items():
-                s.candidate_parameters[model] = {k: float(f"{v:.5g}") for k, v in f.parameters.items()}
-            s.warnings = [w for w in s.warnings if w != PARAMETERS_UNCHECKED]
-            product = f"@{structure.name}" if structure is not None else ""
-            s.warnings.append(f"parameters refined by a quick fit of {len(s.fits)} candidates "
-                              f"(best reduced chi-square {s.fits[best].chi2_reduced:.3g} for {best}{product})")
+def refine(suggestion: Suggestion, curve: Curve, top: int = FIT_TOP, budget: float | None = FIT_BUDGET) -> Suggestion:
+    """The quick-fit step: a new Suggestion (``suggestion`` is left as it was) whose ``top``
+    candidates are fitted to ``curve`` (the product model@S when a structure factor is suggested;
+    ``budget`` seconds each at most, None: bounded by evaluations only, sasview_automodel.fit).
+
+    The new one has ``fits`` and ``fit_ranking`` (the fit evidence, reported), the refined
+    parameters of every fitted candidate, the best model's refined ``parameters`` and, for P@S,
+    its fitted volume fraction. The ranking, ``best`` and the probabilities stay the classifier's:
+    the quick fit does not re-rank (docs/design.md, "Starting parameters and the quick fit")."""
+    from .fit import combine, quick_fit
+
+    s = suggestion
+    structure = s.structure_factor if s.structure_factor is not None and s.structure_factor.name else None
+    fits = {}
+    for model, _ in s.ranking[:top]:
+        start = s.candidate_parameters.get(model)
+        if start:
+            fits[model] = quick_fit(curve, model, start, time_budget=budget, structure=structure)
+    fit_ranking = combine(s.ranking, fits)
+    weights = dict(fit_ranking)
+    fits = {m: replace(f, weight=weights[m]) if m in weights else f for m, f in fits.items()}
+    candidates = {m: dict(v) for m, v in s.candidate_parameters.items()}   # the new one shares no container
+    if not fit_ranking:   # no candidate could be fitted: the evidence is empty, the parameters stay
+        return replace(s, fits=fits, fit_ranking=fit_ranking, parameters=dict(s.parameters),
+                       candidate_parameters=candidates, warnings=list(s.warnings))
+    best = s.best if s.best in fits else fit_ranking[0][0]
+    for model, f in fits.items():
+        candidates[model] = _rounded(f.parameters)
+    structure_factor = s.structure_factor
+    if structure is not None and "volfraction" in fits[best].structure_parameters:
+        structure_factor = replace(structure, volfraction=float(f"{fits[best].structure_parameters['volfraction']:.4g}"))
+    product = f"@{structure.name}" if structure is not None else ""
+    warnings = [w for w in s.warnings if w != PARAMETERS_UNCHECKED] + [
+        f"parameters refined by a quick fit of {len(fits)} candidates "
+        f"(best reduced chi-square {fits[best].chi2_reduced:.3g} for {best}{product})"]
+    return replace(s, fits=fits, fit_ranking=fit_ranking, parameters=_rounded(fits[best].parameters),
+                   candidate_parameters=candidates, structure_factor=structure_factor, warnings=warnings)
+
+
+def _rounded(parameters: dict) -> dict:
+    return {k: float(f"{v:.5g}") for k, v in parameters.items()}
 
 
 def _grid_warnings(info: grid.GridInfo) -> list[str]:

@@ -165,3 +165,27 @@ def test_rounded_probabilities_never_sum_above_one():
         assert sum(rounded) <= 1.0 + 1e-12
         assert all(0.0 <= r <= v and v - r < 1e-6 + 1e-12 for r, v in zip(rounded, p))
     check()
+
+
+def test_score_returns_typed_scores_that_still_read_as_the_old_mapping(suggester):
+    """Suggester.score gives a scoring.Scores; training code indexes it like the dict it was."""
+    from sasview_automodel import grid
+    from sasview_automodel.scoring import Scores
+
+    feats, _ = grid.featurize_many([sphere_curve(r=r, seed=k)[:3] for k, r in enumerate((40.0, 90.0))])
+    scored = suggester.score(feats)
+    assert isinstance(scored, Scores) and scored.probs.shape == (2, len(CLASS_NAMES))
+    assert scored["probs"] is scored.probs and scored.get("outlier_score") is scored.outlier_score
+    assert np.array_equal(scored.outlier, scored.outlier_score > suggester.ood_threshold)
+    with_structure = bool(suggester.structure_names)
+    assert ("structure_probs" in scored) == ("volfraction" in scored) == with_structure
+    assert list(scored.to_dict()) == ["probs", "outlier_score", "outlier", "confidence", "family_probs",
+                                      "plausible_size", "params", "logits", "embedding", "knn_distance"] + \
+        (["structure_probs", "volfraction"] if with_structure else [])
+    assert "nothing" not in scored and scored.get("nothing", 7) == 7
+    with pytest.raises(KeyError):
+        scored["nothing"]
+    # the suggestions are built from these very numbers
+    best = [suggester.classes[j] for j in scored.probs.argmax(axis=1)]
+    assert [s.best for s in suggester.suggest_batch([sphere_curve(r=r, seed=k)[:3]
+                                                     for k, r in enumerate((40.0, 90.0))])] == best

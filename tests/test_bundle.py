@@ -6,10 +6,12 @@ import shutil
 import numpy as np
 import pytest
 
-from sasview_automodel import grid
-from sasview_automodel.bundle import ModelBundle, default_card_path
+from sasview_automodel import catalog, grid
+from sasview_automodel.bundle import ModelBundle, ModelCard, default_card_path
 from sasview_automodel.catalog import CLASS_NAMES, REGRESSION_SLOTS
 from sasview_automodel.errors import BundleError
+from sasview_automodel.scoring import CONFIDENCE_FEATURES, MAHALANOBIS_METHODS, uses_mahalanobis
+from tests.conftest import EXAMPLES, edited_bundle
 
 
 @pytest.fixture()
@@ -23,10 +25,15 @@ def bundle_copy(tmp_path):
 
 def test_shipped_bundle_loads_and_matches_the_catalog():
     b = ModelBundle.load()
-    assert b.classes == list(CLASS_NAMES)
-    assert b.card["inputs"]["channels"] == list(grid.CHANNELS)
-    assert 0.2 < b.card["temperature"] < 10 and b.card["ood"]["threshold"] > 0
-    assert np.array(b.card["ood"]["means"]).shape[0] == len(CLASS_NAMES)
+    card = b.model_card   # typed, parsed once: the runtime reads these fields, never the JSON again
+    assert b.classes == list(CLASS_NAMES) == list(card.classes)
+    assert b.card["inputs"]["channels"] == list(grid.CHANNELS) and b.card is card.raw
+    assert 0.2 < card.temperature < 10 and card.temperature == b.card["temperature"]
+    assert card.outliers.threshold == b.card["ood"]["threshold"] and card.outliers.method == b.card["ood"]["method_id"]
+    assert card.confidence_weights.shape == (len(CONFIDENCE_FEATURES) + 1,)
+    assert card.structure is None or set(card.structure.classes) <= set(catalog.SQ_NAMES)
+    if card.outliers.uses_mahalanobis or card.outliers.means is not None:
+        assert card.outliers.means.shape[0] == len(CLASS_NAMES)
     assert os.path.getsize(b.onnx_path) < 5e6  # small enough for git
 
 
@@ -115,4 +122,62 @@ def test_knn_outlier_card_needs_the_knn_output_of_its_network(bundle_copy):
     card["ood"]["method_id"] = "knn+msp"
     json.dump(card, open(bundle_copy, "w"))
     with pytest.raises(BundleError, match="knn_distance"):
+        ModelBundle.load(bundle_copy)
+
+
+def test_a_knn_card_without_mahalanobis_statistics_gives_the_same_answers(tmp_path, suggester):
+    """The k-NN outlier score never reads the class means and precision matrix: a card without
+    them (as training/export.py writes them now) loads and answers exactly as the shipped one."""
+    from sasview_automodel import Suggester
+    if suggester.outliers.method != "knn+msp":
+        pytest.skip("the shipped bundle does not use the k-NN outlier score")
+
+    def drop(card):
+        del card["ood"]["means"], card["ood"]["precision"]
+    lean = Suggester(edited_bundle(tmp_path, drop))
+    assert lean.outliers.means is None and lean.outliers.precision is None
+    assert os.path.getsize(lean.bundle.card_path) < os.path.getsize(default_card_path()) - 150_000
+    for name in sorted(os.listdir(EXAMPLES)):
+        if name.endswith((".txt", ".csv", ".xml")):
+            path = os.path.join(EXAMPLES, name)
+            assert [s.to_dict() for s in lean.suggest_file(path)] == [s.to_dict() for s in suggester.suggest_file(path)]
+
+
+@pytest.mark.parametrize("method", MAHALANOBIS_METHODS)
+def test_a_mahalanobis_card_without_its_statistics_is_refused(bundle_copy, method):
+    card = json.load(open(bundle_copy))
+    card["ood"]["method_id"] = method
+    card["ood"]["standardise"] = card["ood"]["standardise"] or [0.0, 1.0, 0.0, 1.0]
+    del card["ood"]["precision"]
+    json.dump(card, open(bundle_copy, "w"))
+    with pytest.raises(BundleError, match="malformed entry.*precision"):
+        ModelBundle.load(bundle_copy)
+
+
+def test_export_writes_the_mahalanobis_statistics_only_for_methods_that_read_them():
+    pytest.importorskip("torch")
+    from sasview_automodel.scoring import OutlierModel
+    from training.export import OOD_METHODS, ood_entry
+
+    means, precision = np.arange(6.0).reshape(2, 3), np.eye(3)
+    for method in OOD_METHODS:
+        std = None if method == "mahalanobis" else (0.1, 0.2, 0.3, 0.4)
+        model = OutlierModel(means, precision, 2.5, method, std)
+        entry = json.loads(json.dumps(ood_entry(model, "words")))
+        assert ("means" in entry and "precision" in entry) == uses_mahalanobis(method) == model.uses_mahalanobis
+        back = OutlierModel.from_card(entry)   # what bundle.ModelCard reads
+        assert (back.method, back.threshold, back.standardise) == (method, 2.5, std)
+        assert (back.means is None) == (not uses_mahalanobis(method))
+        if uses_mahalanobis(method):
+            assert np.array_equal(back.means, means) and np.array_equal(back.precision, precision)
+
+
+def test_the_card_is_read_once_and_typed(bundle_copy):
+    card = ModelCard.read(bundle_copy)
+    assert card.path == bundle_copy and card.onnx_file == "automodel.onnx" and len(card.onnx_sha256) == 64
+    assert card.sets.classes == card.classes and card.name == card.raw.get("name")
+    raw = json.load(open(bundle_copy))
+    raw["classes"][0] = "fractal"
+    json.dump(raw, open(bundle_copy, "w"))
+    with pytest.raises(BundleError, match=r"classes \['fractal'\] unknown"):
         ModelBundle.load(bundle_copy)

@@ -1,15 +1,16 @@
 """The quick resolution-aware fit (dilute and P@S products) and the rule that combines it with the
 classifier. Fits here are bounded by evaluations only (``time_budget=None``): the results do not
 depend on the machine's speed or load; speed is measured by ``sasview-automodel bench``."""
+import dataclasses
 import os
 
 import numpy as np
 import pytest
 
-from sasview_automodel import load_file, product
+from sasview_automodel import catalog, load_file, product
 from sasview_automodel.curve import make_curve
 from sasview_automodel.fit import FitResult, combine, quick_fit
-from sasview_automodel.suggest import StructureFactorSuggestion, Suggester, Suggestion
+from sasview_automodel.suggest import PARAMETERS_UNCHECKED, StructureFactorSuggestion, Suggestion, refine
 from tests.conftest import EXAMPLES
 
 
@@ -115,16 +116,47 @@ def test_combine_prefers_the_data_when_they_decide_and_the_simpler_model_at_equa
     assert sum(w for _, w in same_k) == pytest.approx(1.0)
 
 
-def test_suggest_with_fit_fills_fits_ranking_and_parameters(suggester):
+def test_suggest_with_fit_refines_the_parameters_towards_the_truth(suggester):
+    """cylinder_sans.txt: a cylinder of radius 22 A, length 600 A (examples/make_examples.py)."""
     (c,) = load_file(os.path.join(EXAMPLES, "cylinder_sans.txt"))
-    (s,) = suggester.suggest_curves([c], fit=True, fit_budget=None)
     (plain,) = suggester.suggest_curves([c])
-    assert 1 <= len(s.fits) <= 3 and s.fit_ranking
-    assert s.ranking == plain.ranking and s.best == plain.best   # the fit refines parameters, it does not re-rank
-    assert s.parameters == pytest.approx(s.fits[s.best].to_dict()["parameters"], rel=1e-4)
+    (s,) = suggester.suggest_curves([c], fit=True, fit_budget=None)
+    assert s.best == "cylinder" and set(s.fits) == {m for m, _ in plain.top(3)}   # the top 3, each fitted
+    assert s.parameters["radius"] == pytest.approx(22.0, rel=0.03)
+    assert s.parameters["length"] == pytest.approx(600.0, rel=0.03)
+    assert s.fits["cylinder"].chi2_reduced < 2.0
+    for model, f in s.fits.items():   # every fitted candidate hands its refined values to Fitting
+        assert s.candidate_parameters[model] == pytest.approx(f.parameters, rel=1e-4)
+        line = s.to_sasview(model)
+        sizes = [k for k in f.parameters if k in catalog.get(model).start_params]
+        assert sizes and all(float(line[k][1]) == pytest.approx(f.parameters[k], rel=1e-4) for k in sizes)
+    assert sorted(s.fit_ranking, key=lambda t: -t[1]) == s.fit_ranking
+    assert sum(w for _, w in s.fit_ranking) == pytest.approx(1.0)
+    assert all(s.fits[m].weight == w for m, w in s.fit_ranking)
     assert all(f.structure_factor is None for f in s.fits.values())  # the shipped bundle: no S(q) suggested
+    assert PARAMETERS_UNCHECKED in plain.warnings and PARAMETERS_UNCHECKED not in s.warnings
+    assert plain.fits == {} and not any("quick fit" in w for w in plain.warnings)
     d = s.to_dict()
-    assert d["fit"]["ranking"] and any("quick fit" in w for w in d["warnings"])
+    assert [r["model"] for r in d["fit"]["ranking"]] == [m for m, _ in s.fit_ranking]
+    assert any("quick fit of 3 candidates" in w for w in d["warnings"])
+
+
+def test_the_fit_evidence_does_not_re_rank():
+    """A core-shell sphere curve (contrast -1 : 1) that the classifier would rank below a sphere: the
+    fit evidence picks the core-shell sphere, the suggestion keeps the classifier's order and best
+    model, whose own fit gives the parameters."""
+    (c,) = load_file(os.path.join(EXAMPLES, "core_shell_sphere_saxs.csv"))
+    s = Suggestion(ranking=[("sphere", 0.8), ("core_shell_sphere", 0.2)], confidence=0.9, outlier=False,
+                   outlier_score=1.0, outlier_threshold=20.0,
+                   candidate_parameters={"sphere": {"radius": 120.0, "radius_pd": 0.1},
+                                         "core_shell_sphere": {"radius": 100.0, "thickness": 30.0, "radius_pd": 0.1}})
+    r = refine(s, c, 2, None)
+    assert r.fit_ranking[0] == ("core_shell_sphere", pytest.approx(1.0, abs=1e-3))
+    assert r.fits["core_shell_sphere"].chi2_reduced < r.fits["sphere"].chi2_reduced
+    assert r.ranking == s.ranking and r.best == "sphere" and r.to_dict()["ranking"][0]["model"] == "sphere"
+    assert r.parameters == r.candidate_parameters["sphere"] != s.candidate_parameters["sphere"]
+    assert r.to_sasview()["fitpage_model"] == ["sphere"]
+    assert any("for sphere)" in w for w in r.warnings)
 
 
 def _suggestion(structure):
@@ -136,26 +168,35 @@ def _suggestion(structure):
                       structure_factor=structure)
 
 
-def test_suggester_fits_the_product_when_a_structure_factor_is_suggested():
+def test_refine_fits_the_product_when_a_structure_factor_is_suggested():
     c = sphere_hardsphere_curve(radius=60.0, volfraction=0.3)
-    s = _suggestion(hardsphere(0.15))
-    Suggester._fit(s, c, 2, None)
+    start = _suggestion(hardsphere(0.15))
+    before = start.to_dict()
+    s = refine(start, c, 2, None)
     assert set(s.fits) == {"sphere", "core_shell_sphere"}
     assert all(f.structure_factor == "hardsphere" for f in s.fits.values())
     assert s.structure_factor.volfraction == pytest.approx(0.3, abs=0.05)  # refined by the best's fit
     assert s.parameters["radius"] == pytest.approx(60.0, rel=0.05)
     assert any("for sphere@hardsphere" in w for w in s.warnings)
+    assert s.fitting_model() == "sphere@hardsphere" and s.fitting_model("vesicle") == "vesicle@hardsphere"
     line = s.to_sasview("sphere")
     assert line["fitpage_structure"] == ["hardsphere"]
     assert float(line["volfraction"][1]) == pytest.approx(s.fits["sphere"].structure_parameters["volfraction"])
     assert float(line["radius_effective"][1]) == pytest.approx(s.fits["sphere"].structure_parameters["radius_effective"])
+    # results flow one way: the suggestion refined is left as it was, and neither can be edited
+    assert start.to_dict() == before and start.fits == {} and start.structure_factor.volfraction == 0.15
+    assert float(start.to_sasview("sphere")["volfraction"][1]) == pytest.approx(0.15)
+    for obj, attr in ((s, "parameters"), (s.structure_factor, "volfraction")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(obj, attr, None)
 
 
 def test_a_dilute_answer_fits_the_form_factor_alone():
     c = sphere_hardsphere_curve(radius=60.0, volfraction=0.3)
-    s = _suggestion(StructureFactorSuggestion(None, 0.9, 0.1, {"none": 0.9, "hardsphere": 0.1}))
-    Suggester._fit(s, c, 1, None)
-    assert s.fits["sphere"].structure_factor is None and s.structure_factor.volfraction is None
+    s = refine(_suggestion(StructureFactorSuggestion(None, 0.9, 0.1, {"none": 0.9, "hardsphere": 0.1})), c, 1, None)
+    assert set(s.fits) == {"sphere"} and s.fits["sphere"].structure_factor is None
+    assert s.structure_factor.volfraction is None and s.fitting_model() == "sphere"
+    assert s.to_sasview()["fitpage_structure"] == ["None"]
 
 
 def test_the_kernel_call_that_loads_the_model_is_the_first_evaluation(monkeypatch):
