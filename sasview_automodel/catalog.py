@@ -9,7 +9,11 @@ Rules for near-degenerate shapes (documented in docs/design.md). The draws reach
 class's boundary with another class, as measured samples do; a row's ``near_degenerate`` rule
 flags the parameter sets that a curve cannot tell from the neighbouring class, and training
 gives those curves a reduced cross-entropy weight (like curves whose size features lie outside
-their window) instead of teaching the network noise:
+their window) instead of teaching the network noise. Where the row names ``near_degenerate_as``
+(the simpler class the curve is indistinguishable from: a sphere for a thin-shelled or
+near-homogeneous core-shell sphere and a near-spherical ellipsoid, a cylinder for such a
+core-shell cylinder), training moves most of that curve's target onto the simpler class
+(``near_degenerate_simpler`` in the recipe): the answer a SAS expert gives first (Occam).
 
 * ``ellipsoid``/``core_shell_ellipsoid``: axis ratios within 0.9-1.11 are never drawn (spheres);
   0.8-1.25 is drawn and flagged.
@@ -107,6 +111,7 @@ class ModelClass:
     start_params: tuple[str, ...] = field(default=())       # parameters that get start values
     fixed: dict = field(default_factory=dict)
     near_degenerate: Callable[[dict], bool] = lambda p: False  # a neighbouring class fits it as well
+    near_degenerate_as: str | None = None  # the simpler class such a curve is indistinguishable from
 
     def allows(self, pars: dict) -> bool:
         """Whether a stored parameter set obeys this row's current rules (filters old databases)."""
@@ -176,7 +181,7 @@ CLASSES: tuple[ModelClass, ...] = (
         pd_param="radius", pd_n=35, contrast="core_shell", sld_names=("sld_core", "sld_shell", "sld_solvent"),
         feature_lengths=lambda p: (p["radius"] + p["thickness"], p["radius"] + p["thickness"]),
         start_params=("radius", "thickness"),
-        near_degenerate=lambda p: _core_shell_near(p, "radius", "thickness"),
+        near_degenerate=lambda p: _core_shell_near(p, "radius", "thickness"), near_degenerate_as="sphere",
     ),
     ModelClass(
         name="vesicle", label="Vesicle",
@@ -193,6 +198,7 @@ CLASSES: tuple[ModelClass, ...] = (
         feature_lengths=lambda p: (max(p["radius_polar"], p["radius_equatorial"]), min(p["radius_polar"], p["radius_equatorial"])),
         start_params=("radius_polar", "radius_equatorial"),
         near_degenerate=lambda p: _near(p["radius_polar"] / p["radius_equatorial"], NEAR_ONE_FLAGGED),
+        near_degenerate_as="sphere",
     ),
     ModelClass(
         name="core_shell_ellipsoid", label="Core-shell ellipsoid",
@@ -221,7 +227,7 @@ CLASSES: tuple[ModelClass, ...] = (
         feature_lengths=lambda p: (max(p["radius"] + p["thickness"], p["length"] / 2 + p["thickness"]),
                                    min(p["radius"] + p["thickness"], p["length"] / 2 + p["thickness"])),
         start_params=("radius", "thickness", "length"),
-        near_degenerate=lambda p: _core_shell_near(p, "radius", "thickness"),
+        near_degenerate=lambda p: _core_shell_near(p, "radius", "thickness"), near_degenerate_as="cylinder",
     ),
     ModelClass(
         name="hollow_cylinder", label="Hollow cylinder",

@@ -432,3 +432,21 @@ def test_instrument_sweep_changes_one_draw_range_and_splits_by_a_field(smoke_run
     assert "dq_over_q 0-0.01" in split and "dq_over_q 0.01-0.2" in split
     with pytest.raises(ValueError):
         instrument_sweep.sweep(db, card, "no_such_family", [], [], n=4)
+
+
+def test_weighted_cross_entropy_moves_near_degenerate_targets_to_the_simpler_class():
+    import torch
+    import torch.nn.functional as F
+
+    from training.train import weighted_cross_entropy
+    logits = torch.randn(6, 9, generator=torch.Generator().manual_seed(1))
+    y = torch.tensor([1, 1, 3, 5, 0, 2])
+    ident = torch.tensor([True, False, True, False, True, True])
+    simpler = torch.tensor([-1, 0, -1, 0, -1, -1])
+    plain = weighted_cross_entropy(logits, y, ident, 0.3)
+    assert torch.isclose(weighted_cross_entropy(logits, y, ident, 0.3, simpler, 0.0), plain)
+    per = F.cross_entropy(logits, y, reduction="none")
+    alt = F.cross_entropy(logits, torch.tensor([0, 0, 0, 0, 0, 0]), reduction="none")
+    mixed = torch.where(simpler >= 0, 0.25 * per + 0.75 * alt, per)
+    w = torch.where(ident, 1.0, 0.3)
+    assert torch.isclose(weighted_cross_entropy(logits, y, ident, 0.3, simpler, 0.75), (mixed * w).sum() / w.sum())

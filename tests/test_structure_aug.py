@@ -76,11 +76,43 @@ def test_bank_curves_are_valid_and_cover_every_structure_factor(bank):
     assert np.allclose(bank.s_of_q(0, np.array([1e3]), 100.0), 1.0)
 
 
-@pytest.mark.parametrize("seed", range(20))
-def test_exposure_curves_are_positive_finite_and_normalised(seed):
-    i = exposure_curve(simulate.Q_FINE, np.random.default_rng(seed))
-    assert np.all(np.isfinite(i)) and np.all(i > 0) and i[0] == pytest.approx(1.0)
-    assert len(FAMILIES) == 3
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_exposure_curves_are_positive_finite_and_normalised(family):
+    for seed in range(20):
+        i = exposure_curve(simulate.Q_FINE, np.random.default_rng(seed), (family,))
+        assert np.all(np.isfinite(i)) and np.all(i > 0) and i[0] == pytest.approx(1.0)
+
+
+def test_ordered_peaks_are_sharper_than_any_structure_factor():
+    """An ordered phase's first Bragg peak stands far above its envelope (a structure factor of
+    the catalog peaks at a few times its plateau at most)."""
+    from training.exposure import ordered_peaks
+    rises = []
+    for seed in range(30):
+        rng = np.random.default_rng(seed)
+        i = ordered_peaks(simulate.Q_FINE, rng)
+        k = int(np.argmax(i[20:-20])) + 20
+        rises.append(i[k] / np.median(i[max(k - 40, 0):k - 10]))
+    assert np.median(rises) > 3.0
+
+
+def test_exposure_families_map_to_evaluation_kinds():
+    """Every family names the training/ood.py kinds it resembles, so the evaluation can report
+    the outlier score without them."""
+    from training.ood import OOD_KINDS, exposure_like
+    assert all(set(kinds) <= set(OOD_KINDS) for kinds in FAMILIES.values())
+    old = exposure_like({"training": {"config": {}}})
+    new = exposure_like({"training": {"config": {"exposure_families": list(FAMILIES)}}})
+    assert "polymer_coil" not in old and {"polymer_coil", "lamellar_stack", "microemulsion"} <= set(new)
+
+
+def test_near_degenerate_curves_carry_their_simpler_class():
+    from training.data import SIMPLER
+    names = [c.name for c in CLASSES]
+    assert SIMPLER[names.index("core_shell_sphere")] == names.index("sphere")
+    assert SIMPLER[names.index("ellipsoid")] == names.index("sphere")
+    assert SIMPLER[names.index("core_shell_cylinder")] == names.index("cylinder")
+    assert SIMPLER[names.index("sphere")] == -1 and SIMPLER[names.index("parallelepiped")] == -1
 
 
 def test_training_batch_mixes_exposure_and_structure(bank, tmp_path):

@@ -17,6 +17,9 @@ from sasview_automodel.catalog import CLASSES, REGRESSION_SLOTS
 from sasview_automodel.grid import GRID_Q, featurize
 from training.instrument import Instrument, Observation, draw_instrument, identifiable, observe
 
+# class index -> index of the catalog's ``near_degenerate_as`` class (-1: none)
+SIMPLER = tuple(next((k for k, o in enumerate(CLASSES) if o.name == c.near_degenerate_as), -1) for c in CLASSES)
+
 SPLITS = {"test": (0,), "val": (1,)}
 
 
@@ -168,10 +171,11 @@ class Augmentation:
     exposure_fraction: float = 0.06  # outlier-exposure curves (label -1)
     mixture_share: float = 0.0       # of those, two-population sums of database curves (exposure.two_populations)
     bimodal_fraction: float = 0.0    # class curves mixed with a second population of the same class
+    exposure_families: tuple[str, ...] | None = None   # training/exposure.py families (None: its legacy three)
 
     def without_exposure(self) -> "Augmentation":
         """The same mix without exposure curves (validation, calibration)."""
-        return Augmentation(self.bank, self.sq_fraction, 0.0, 0.0, self.bimodal_fraction)
+        return replace(self, exposure_fraction=0.0, mixture_share=0.0)
 
 
 BIMODAL_SIZE_RATIO = 2.0       # a second population within this factor of the first's effective radius
@@ -215,17 +219,18 @@ def _mixture(db: Database, r: int, rng: np.random.Generator, family: str, tries:
 
 
 def train_batch(db: Database, rows: np.ndarray, rng: np.random.Generator, aug: Augmentation | None,
-                family: str = "train", with_identifiable: bool = False):
+                family: str = "train", with_identifiable: bool = False, with_simpler: bool = False):
     """Like ``batch`` with concentrated and outlier-exposure curves mixed in. Returns
     (x, y, targets, mask, sq_y, volfraction, volfraction_mask): ``y`` is -1 for exposure curves,
     ``sq_y`` 0 for no visible S(q) else 1 + row of STRUCTURE_FACTORS (-1 for exposure curves).
     ``with_identifiable`` appends a bool array: the curve's size features are inside its window
     (instrument.identifiable) and its shape is not near-degenerate (catalog rule); False for
-    exposure curves. Training weights the other curves' cross-entropy down."""
-    from training.exposure import exposure_curve
+    exposure curves. Training weights the other curves' cross-entropy down. ``with_simpler`` then
+    appends an int array: the catalog's ``near_degenerate_as`` class of near-degenerate curves, else -1."""
+    from training.exposure import LEGACY_FAMILIES, exposure_curve
     from training.structure import visible, visible_window
 
-    feats, y, sq_y, vf, ident = [], [], [], [], []
+    feats, y, sq_y, vf, ident, simpler = [], [], [], [], [], []
     for r in rows:
         inst = draw_instrument(rng, family)
         u = rng.uniform()
@@ -235,7 +240,7 @@ def train_batch(db: Database, rows: np.ndarray, rng: np.random.Generator, aug: A
             if mixed is not None:
                 (i_fine, inst), label = mixed, -1
             else:
-                i_fine, label = exposure_curve(db.q, rng), -1
+                i_fine, label = exposure_curve(db.q, rng, aug.exposure_families or LEGACY_FAMILIES), -1
         else:
             i_fine, label = db.intensity[r].astype(np.float64), int(db.label[r])
             if aug is not None and aug.bimodal_fraction > 0 and rng.uniform() < aug.bimodal_fraction:
@@ -248,6 +253,7 @@ def train_batch(db: Database, rows: np.ndarray, rng: np.random.Generator, aug: A
         y.append(label)
         near = db.near_degenerate is not None and bool(db.near_degenerate[r])
         ident.append(label >= 0 and not near and identifiable(obs, tuple(db.lengths[r])))
+        simpler.append(SIMPLER[label] if label >= 0 and near else -1)
         if label < 0:
             sq_y.append(-1), vf.append(-1.0)
         elif s is not None and visible(s, db.q, *visible_window(obs)):
@@ -260,4 +266,5 @@ def train_batch(db: Database, rows: np.ndarray, rng: np.random.Generator, aug: A
     m = m * (y >= 0)[:, None]
     vf = np.array(vf, np.float32)
     out = (x, y, t, m, np.array(sq_y, np.int64), 4.0 * np.maximum(vf, 0), (vf >= 0).astype(np.float32))
-    return out + (np.array(ident, bool),) if with_identifiable else out
+    out = out + (np.array(ident, bool),) if with_identifiable else out
+    return out + (np.array(simpler, np.int64),) if with_simpler else out

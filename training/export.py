@@ -6,7 +6,9 @@ Fixed on the validation split (never used for gradient steps), through freshly d
 training-family instruments:
 * the softmax temperature (minimises the negative log-likelihood),
 * the outlier statistics: class means and a shared precision matrix of the embedding
-  (Mahalanobis distance, Lee et al. 2018), from train-split curves,
+  (Mahalanobis distance, Lee et al. 2018), from train-split curves; in the card only when its
+  outlier method reads them (``ood_entry``), else in ``{name}.ood_baseline.npz`` beside the card
+  (the evaluation's Mahalanobis baseline; not part of a shipped bundle),
 * the outlier threshold: the distance below which ``ood_tpr`` of in-distribution
   validation curves fall.
 * the shape-family temperature and the plausible-set level (training/calibrate_sets.py).
@@ -75,6 +77,64 @@ def class_statistics(emb: np.ndarray, labels: np.ndarray, n_classes: int) -> tup
     centred = emb - means[labels]
     cov = centred.T @ centred / len(emb) + 1e-4 * np.eye(emb.shape[1])
     return means, np.linalg.inv(cov)
+
+
+OOD_BASELINE = "ood_baseline.npz"   # {name}.ood_baseline.npz beside the card: means, precision
+
+
+def ood_entry(outliers: OutlierModel, description: str) -> dict:
+    """The card's ``ood`` entry. The class means and the shared precision matrix of the embedding
+    (about 200 KB of JSON at E = 128) are written only when the card's outlier method reads them
+    (``scoring.uses_mahalanobis``: ``mahalanobis``, ``mahalanobis+msp``); a ``knn+msp`` card has
+    none (bundle.ModelCard reads cards with or without them)."""
+    entry = {"method": description, "method_id": outliers.method,
+             "standardise": list(outliers.standardise) if outliers.standardise else None,
+             "tpr": OOD_TPR, "threshold": outliers.threshold}
+    if outliers.uses_mahalanobis:
+        entry.update(means=np.round(outliers.means, 6).tolist(), precision=np.round(outliers.precision, 6).tolist())
+    return entry
+
+
+def assemble_card(name: str, onnx_path: str, outputs: list[str], temperature: float, structure: dict | None,
+                  confidence_weights: np.ndarray, recalibration: tuple[np.ndarray, np.ndarray], outliers: OutlierModel,
+                  ood_description: str, ckpt: dict) -> dict:
+    """The model card of a bundle (bundle.ModelCard is its reader), without the shape-family and
+    plausible-set constants (training/calibrate_sets.py adds them) and with empty ``metrics``
+    (training/evaluate.py fills them)."""
+    recal_x, recal_y = recalibration
+    return {
+        "format": CARD_FORMAT,
+        "name": name,
+        "version": __version__,
+        "created": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "onnx_file": os.path.basename(onnx_path),
+        "onnx_sha256": file_sha256(onnx_path),
+        "classes": list(CLASS_NAMES),
+        "inputs": {"name": "features", "channels": list(CHANNELS), "grid_q_min": float(GRID_Q[0]),
+                   "grid_q_max": float(GRID_Q[-1]), "grid_size": int(GRID_Q.size), "q_unit": "1/A",
+                   "preprocessing": "sasview_automodel.grid.featurize"},
+        "outputs": outputs,
+        "regression": {"slots": [[CLASS_NAMES[k], slot, kind] for k, slot, kind in REGRESSION_SLOTS],
+                       "encoding": "length: log10(value * q_ref), ratio: log10(value), pd: 4 * width; q_ref = "
+                                   "grid q of the first covered bin (sasview_automodel.catalog.decode_targets)"},
+        "temperature": temperature,
+        **({"structure": structure} if structure else {}),
+        "confidence": {"method": "logistic model of P(top-1 correct), fitted on validation curves, recalibrated; "
+                                 f"capped at {OUTLIER_CONFIDENCE_CAP} for outliers (sasview_automodel.scoring)",
+                       "features": list(CONFIDENCE_FEATURES),
+                       "weights": [round(float(w), 6) for w in confidence_weights],
+                       "recalibration": {"method": "isotonic (pool adjacent violators) on the other half of the "
+                                                   "validation curves; np.interp between knots",
+                                         "x": [round(float(v), 6) for v in recal_x],
+                                         "y": [round(float(v), 6) for v in recal_y]}},
+        "ood": ood_entry(outliers, ood_description),
+        "training": {"config": ckpt["config"], "config_hash": ckpt["config_hash"], "steps": ckpt["step"],
+                     "instruments_sha256": file_sha256(INSTRUMENT_TABLE),   # instrument and nuisance priors
+                     "minutes": round(ckpt["elapsed"] / 60, 1), "database_curves": ckpt["n_database"],
+                     "history": ckpt["history"][-5:], "earlier_stages": earlier_stages(ckpt["config"]),
+                     **({"averaged_steps": [a["step"] for a in ckpt["averaged"]]} if ckpt.get("averaged") else {})},
+        "metrics": {},
+    }
 
 
 def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
@@ -151,42 +211,10 @@ def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
     log(f"temperature {temperature:.3f}, outlier threshold {threshold:.3g} (TPR {OOD_TPR} on {len(d_va)} val curves), "
         f"val top-1 {(l_va.argmax(1) == y_va).mean():.3f}")
 
-    sha = file_sha256(onnx_path)
-    card = {
-        "format": CARD_FORMAT,
-        "name": name,
-        "version": __version__,
-        "created": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-        "onnx_file": os.path.basename(onnx_path),
-        "onnx_sha256": sha,
-        "classes": list(CLASS_NAMES),
-        "inputs": {"name": "features", "channels": list(CHANNELS), "grid_q_min": float(GRID_Q[0]),
-                   "grid_q_max": float(GRID_Q[-1]), "grid_size": int(GRID_Q.size), "q_unit": "1/A",
-                   "preprocessing": "sasview_automodel.grid.featurize"},
-        "outputs": outputs,
-        "regression": {"slots": [[CLASS_NAMES[k], name, kind] for k, name, kind in REGRESSION_SLOTS],
-                       "encoding": "length: log10(value * q_ref), ratio: log10(value), pd: 4 * width; q_ref = "
-                                   "grid q of the first covered bin (sasview_automodel.catalog.decode_targets)"},
-        "temperature": temperature,
-        **({"structure": structure} if structure else {}),
-        "confidence": {"method": "logistic model of P(top-1 correct), fitted on validation curves, recalibrated; "
-                                 f"capped at {OUTLIER_CONFIDENCE_CAP} for outliers (sasview_automodel.scoring)",
-                       "features": list(CONFIDENCE_FEATURES), "weights": [round(float(w), 6) for w in conf_w],
-                       "recalibration": {"method": "isotonic (pool adjacent violators) on the other half of the "
-                                                   "validation curves; np.interp between knots",
-                                         "x": [round(float(v), 6) for v in recal_x],
-                                         "y": [round(float(v), 6) for v in recal_y]}},
-        "ood": {"method": OOD_METHODS[method].format(k=knn and knn["k"], n=0 if bank is None else len(bank)),
-                "method_id": outliers.method, "standardise": standardise,
-                "tpr": OOD_TPR, "threshold": threshold,
-                "means": np.round(means, 6).tolist(), "precision": np.round(precision, 6).tolist()},
-        "training": {"config": ckpt["config"], "config_hash": ckpt["config_hash"], "steps": ckpt["step"],
-                     "instruments_sha256": file_sha256(INSTRUMENT_TABLE),   # instrument and nuisance priors
-                     "minutes": round(ckpt["elapsed"] / 60, 1), "database_curves": ckpt["n_database"],
-                     "history": ckpt["history"][-5:], "earlier_stages": earlier_stages(ckpt["config"]),
-                     **({"averaged_steps": [a["step"] for a in ckpt["averaged"]]} if ckpt.get("averaged") else {})},
-        "metrics": {},
-    }
+    card = assemble_card(name, onnx_path, outputs, temperature, structure, conf_w, (recal_x, recal_y), outliers,
+                         OOD_METHODS[method].format(k=knn and knn["k"], n=0 if bank is None else len(bank)), ckpt)
+    if not outliers.uses_mahalanobis:   # not in the card; the evaluation's Mahalanobis baseline reads them here
+        np.savez(os.path.join(out_dir, f"{name}.{OOD_BASELINE}"), means=means, precision=precision)
     card.update(fit_set_constants(p_va, y_va))   # shape families and plausible sets (training/calibrate_sets.py)
     card_path = os.path.join(out_dir, f"{name}.card.json")
     with open(card_path, "w") as f:

@@ -4,7 +4,10 @@ Training shows the network a few such curves per batch and asks for a flat (unif
 posterior on them (Hendrycks et al. 2019, "outlier exposure"); in the contrastive loss they form
 one extra group, away from every catalog class. The families here are deliberately generic and
 analytic (numpy only, no sasmodels): smooth random log-log curves, unified Guinier/power-law
-levels with non-Porod exponents, and power laws carrying bumps; plus ``two_populations``, sums
+levels with non-Porod exponents, power laws carrying bumps, polymer solutions (Ornstein-Zernike
+blobs, Debye coils), long-period correlation peaks (semicrystalline and lamellar materials) and
+Bragg peaks of ordered mesophases; a recipe picks its families (``exposure_families``, default
+the first three). Plus ``two_populations``, sums
 of two database curves of well-separated sizes (a bimodal sample is not a catalog shape, and no
 analytic family resembles one). The evaluation set of
 training/ood.py is built separately from sasmodels models and junk; docs/evaluation.md lists
@@ -15,7 +18,16 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import erf
 
-FAMILIES = ("smooth_random", "unified_levels", "bumpy_power_law")
+# family -> the training/ood.py evaluation kinds it resembles (reported as seen-like there)
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "smooth_random": ("junk_random_walk",),
+    "unified_levels": ("mass_fractal", "surface_fractal", "power_law", "gel"),
+    "bumpy_power_law": ("gaussian_peak", "broad_peak"),
+    "polymer_solution": ("polymer_coil", "gel"),
+    "long_period": ("broad_peak", "microemulsion"),
+    "ordered_peaks": ("lamellar_stack", "gaussian_peak"),
+}
+LEGACY_FAMILIES = ("smooth_random", "unified_levels", "bumpy_power_law")   # bundles without `exposure_families`
 
 
 def _lu(rng: np.random.Generator, lo: float, hi: float) -> float:
@@ -57,6 +69,67 @@ def bumpy_power_law(q: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return base * bumps
 
 
+def polymer_solution(q: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Chains in solution or a swollen gel: an Ornstein-Zernike-like blob term with a Flory
+    exponent (high-q slope 1/nu, nu 0.3-0.62), optionally a coil's Guinier knee at larger scale and
+    a low-q cluster upturn; no particle shape anywhere."""
+    xi, m = _lu(rng, 5, 400), 1.0 / rng.uniform(0.3, 0.62)
+    i = 1.0 / (1.0 + (q * xi) ** m)
+    if rng.uniform() < 0.5:   # a Debye-like coil (Rg above the blob size) on top
+        rg = xi * _lu(rng, 2, 30)
+        x = (q * rg) ** 2
+        debye = np.where(x > 1e-6, 2 * (np.expm1(-x) + x) / np.maximum(x, 1e-6) ** 2, 1.0)
+        i = i + _lu(rng, 0.3, 30) * debye
+    if rng.uniform() < 0.5:   # clusters / inhomogeneities
+        i = i + _lu(rng, 1e-4, 1e-1) * i[0] * (q / q[0]) ** -rng.uniform(2.0, 4.0)
+    return i
+
+
+def long_period(q: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A semicrystalline or lamellar long period: one broad correlation peak (Lorentzian or
+    Gaussian in q, relative width 0.1-0.6, sometimes a second order) on a power law with a
+    Porod-like fall beyond it: the peak belongs to no particle's form factor."""
+    q_star = _lu(rng, 2e-3, 0.3)
+    width = q_star * rng.uniform(0.1, 0.6)
+    shape = (lambda d: 1.0 / (1.0 + d ** 2)) if rng.uniform() < 0.5 else (lambda d: np.exp(-0.5 * d ** 2))
+    peak = shape((q - q_star) / width)
+    if rng.uniform() < 0.4:
+        peak = peak + rng.uniform(0.05, 0.5) * shape((q - 2 * q_star) / (1.5 * width))
+    fall = 1.0 / (1.0 + (q / (q_star * rng.uniform(1.2, 3.0))) ** rng.uniform(2.0, 4.0))
+    # scattering of larger structures: a power law below the peak, levelling off at q_star / 1.5..30
+    # at 0.01..30 times the peak's height (below it, the peak dominates; above, it is a shoulder)
+    q_low, p = q_star / _lu(rng, 1.5, 30), rng.uniform(1.0, 4.0)
+    base = _lu(rng, 0.01, 30.0) / (1.0 + (q / q_low) ** p)
+    return peak * fall + base + 1e-6
+
+
+PEAK_SERIES = {   # ordered mesophases: peak positions relative to the first
+    "lamellar": (1.0, 2.0, 3.0, 4.0),
+    "hexagonal": (1.0, np.sqrt(3), 2.0, np.sqrt(7), 3.0),
+    "cubic": (1.0, np.sqrt(2), np.sqrt(3), 2.0, np.sqrt(5), np.sqrt(6)),
+    "bcc": (1.0, np.sqrt(2), np.sqrt(3), 2.0),
+    "fcc": (1.0, np.sqrt(4 / 3), np.sqrt(8 / 3), np.sqrt(11 / 3), 2.0),
+}
+
+
+def ordered_peaks(q: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Bragg peaks of an ordered phase (lamellar, hexagonal, cubic lattices of micelles or
+    crystallites: relative width 0.01-0.08) on a smooth envelope (a Guinier knee or a power law)
+    and a weak diffuse part: sharper and higher than any structure factor of the catalog."""
+    series = PEAK_SERIES[list(PEAK_SERIES)[int(rng.integers(len(PEAK_SERIES)))]]
+    q1 = _lu(rng, 2e-3, 0.5)
+    rel = rng.uniform(0.01, 0.08)
+    peaks = np.zeros_like(q)
+    for k, r in enumerate(series):
+        amp = _lu(rng, 0.05, 1.0) if k else 1.0
+        peaks += amp * np.exp(-0.5 * ((q - r * q1) / (rel * r * q1)) ** 2)
+    rg = _lu(rng, 0.3, 3.0) / q1
+    envelope = 1.0 / (1.0 + (q * rg) ** 2 / 3) ** rng.uniform(1.0, 2.0)
+    diffuse = envelope * _lu(rng, 1e-3, 0.2)
+    upturn = (q / q[0]) ** -rng.uniform(2.0, 4.0) * _lu(rng, 1e-5, 1e-2) if rng.uniform() < 0.4 else 0.0
+    return envelope * peaks * _lu(rng, 3, 100) + diffuse + upturn + 1e-6
+
+
 MIN_SIZE_RATIO = 2.5   # two_populations: effective radii at least this far apart
 
 
@@ -74,9 +147,10 @@ def two_populations(q: np.ndarray, i_big: np.ndarray, i_small: np.ndarray, r_big
     return i / i[0], q_c
 
 
-def exposure_curve(q: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One exposure curve on ``q`` (normalised to I[0] = 1), family drawn uniformly."""
-    family = FAMILIES[int(rng.integers(len(FAMILIES)))]
+def exposure_curve(q: np.ndarray, rng: np.random.Generator,
+                   families: tuple[str, ...] = LEGACY_FAMILIES) -> np.ndarray:
+    """One exposure curve on ``q`` (normalised to I[0] = 1), its family drawn uniformly from ``families``."""
+    family = families[int(rng.integers(len(families)))]
     i = globals()[family](q, rng)
     i = np.maximum(i, 1e-12 * i.max())
     return i / i[0]

@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 
 from sasview_automodel.grid import featurize
+from sasview_automodel.scoring import mahalanobis_min
 from training.instrument import draw_instrument, observe
 
 
@@ -63,15 +64,16 @@ OOD_KINDS: dict[str, tuple[str | None, Callable]] = {
 MODELLED_KINDS = ("sphere_hardsphere", "ellipsoid_hardsphere")
 # Kinds that resemble a family of training/exposure.py (generic curves shown in training as
 # outliers): AUROC is also given without them, so the gain is not read off seen-like kinds alone.
-EXPOSURE_LIKE = ("mass_fractal", "surface_fractal", "power_law", "gaussian_peak", "broad_peak", "gel",
-                 "junk_random_walk")
 MIXTURE_LIKE = ("two_spheres",)   # resembles exposure.two_populations (when training used it)
 
 
 def exposure_like(card: dict) -> tuple[str, ...]:
-    """The OOD kinds that resemble an exposure family the bundle was trained with."""
+    """The OOD kinds that resemble an exposure family the bundle was trained with (exposure.FAMILIES)."""
+    from training.exposure import FAMILIES, LEGACY_FAMILIES
     config = card.get("training", {}).get("config", {})
-    return EXPOSURE_LIKE + (MIXTURE_LIKE if config.get("exposure_mixture_share") else ())
+    kinds = {k for f in (config.get("exposure_families") or LEGACY_FAMILIES) for k in FAMILIES[f]}
+    kinds |= set(MIXTURE_LIKE if config.get("exposure_mixture_share") else ())
+    return tuple(k for k in OOD_KINDS if k in kinds)
 
 
 # two_spheres: the larger population's Guinier plateau stands at least this many times above the
@@ -237,6 +239,24 @@ def plots(conf: np.ndarray, correct: np.ndarray, baseline: np.ndarray, folder: s
     return [rel, sel]
 
 
+def mahalanobis_statistics(suggester) -> tuple[np.ndarray, np.ndarray]:
+    """The embedding's class means and shared precision for the Mahalanobis baseline: the card's
+    where its outlier method reads them, else ``{name}.ood_baseline.npz`` that training/export.py
+    wrote beside the card."""
+    out = suggester.outliers
+    if out.means is not None:
+        return out.means, out.precision
+    from training.export import OOD_BASELINE
+    card = suggester.bundle.card_path
+    path = os.path.join(os.path.dirname(card), os.path.basename(card).split(".")[0] + "." + OOD_BASELINE)
+    try:
+        with np.load(path) as z:
+            return z["means"], z["precision"]
+    except OSError:
+        raise FileNotFoundError(f"{card} carries no class statistics and {path} is missing: the Mahalanobis "
+                                "baseline needs the run's bundle folder (training/export.py writes it there)") from None
+
+
 def report(suggester, id_result: dict, q_fine: np.ndarray, n_per_kind: int, seed: int, img_folder: str) -> tuple[list[str], dict]:
     """Markdown lines and metrics for outlier detection and calibration."""
     from sasview_automodel.scoring import softmax
@@ -255,9 +275,9 @@ def report(suggester, id_result: dict, q_fine: np.ndarray, n_per_kind: int, seed
     energy_in = -_logsumexp(id_result["logits"])      # energy score (Liu et al. 2020), higher = stranger
     energy_all = -_logsumexp(ood["logits"])
     thr = suggester.ood_threshold
-    from sasview_automodel.scoring import mahalanobis_min
-    maha_in = mahalanobis_min(id_result["emb"], suggester.outliers.means, suggester.outliers.precision)
-    maha_all = mahalanobis_min(ood["embedding"], suggester.outliers.means, suggester.outliers.precision)
+    means, precision = mahalanobis_statistics(suggester)
+    maha_in = mahalanobis_min(id_result["emb"], means, precision)
+    maha_all = mahalanobis_min(ood["embedding"], means, precision)
     m = dict(auroc_mahalanobis=auroc(maha_in, maha_all[~modelled]), fpr95_mahalanobis=fpr_at_tpr(maha_in, maha_all[~modelled]),
              auroc=auroc(s_in, s_out), fpr95=fpr_at_tpr(s_in, s_out), flagged_ood=float(np.mean(s_out > thr)),
              flagged_id=float(np.mean(s_in > thr)), auroc_maxsoftmax=auroc(base_in, base_out),

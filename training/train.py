@@ -18,6 +18,9 @@ carries the outlier score's geometry (needs the same embedding size).
 the losses stay float32; about 2 x faster on CPUs with AVX-512 BF16 / AMX); export is float32 as always.
 ``unidentifiable_weight: 0.3`` (stage 8; default 1) weights the cross-entropy of curves whose size
 features lie outside their q window (the evaluation's identifiability rule) 0.3 instead of 1.
+``near_degenerate_simpler: 0.75`` puts that share of a near-degenerate curve's target on the
+catalog's simpler class (``near_degenerate_as``: a thin-shelled core-shell sphere is a sphere).
+``exposure_families`` lists the training/exposure.py families of the outlier-exposure curves.
 """
 from __future__ import annotations
 
@@ -64,7 +67,8 @@ class Batches(IterableDataset):
         rng = np.random.default_rng([self.seed, info.id if info else 0])   # deterministic from the seed and step
         while True:
             rows = rng.integers(0, len(self.db), self.batch_size)
-            yield tuple(torch.from_numpy(a) for a in train_batch(self.db, rows, rng, self.aug, with_identifiable=True))
+            yield tuple(torch.from_numpy(a) for a in train_batch(self.db, rows, rng, self.aug, with_identifiable=True,
+                                                                         with_simpler=True))
 
 
 def uses_structure(cfg: dict) -> bool:
@@ -78,12 +82,18 @@ def build_model(cfg: dict) -> CurveNet:
 
 
 def weighted_cross_entropy(logits: torch.Tensor, y: torch.Tensor, identifiable: torch.Tensor,
-                           unidentifiable_weight: float = 1.0) -> torch.Tensor:
+                           unidentifiable_weight: float = 1.0, simpler: torch.Tensor | None = None,
+                           simpler_share: float = 0.0) -> torch.Tensor:
     """Cross-entropy, a weighted mean: curves whose size features lie outside their q window count
     ``unidentifiable_weight`` (1: the plain mean). Their label is partly a guess (a sphere and an
     ellipsoid seen only in the Guinier regime), so a lower weight leaves the network's capacity to
-    the curves the data can decide."""
+    the curves the data can decide. Curves with a ``simpler`` class (>= 0: near-degenerate, the
+    catalog's ``near_degenerate_as``) put ``simpler_share`` of their target on that class."""
     per_curve = F.cross_entropy(logits, y, reduction="none")
+    if simpler is not None and simpler_share > 0 and bool((simpler >= 0).any()):
+        has = simpler >= 0
+        alt = F.cross_entropy(logits, simpler.clamp_min(0), reduction="none")
+        per_curve = torch.where(has, (1 - simpler_share) * per_curve + simpler_share * alt, per_curve)
     if unidentifiable_weight == 1.0:
         return per_curve.mean()
     w = torch.where(identifiable, 1.0, unidentifiable_weight).to(per_curve.dtype)
@@ -141,7 +151,8 @@ def augmentation(cfg: dict) -> Augmentation | None:
         return None
     bank = SBank.load_or_build(cfg["database"] + ".sbank.npz")
     return Augmentation(bank, float(cfg.get("sq_fraction", 0.0)), float(cfg.get("exposure_fraction", 0.0)),
-                        float(cfg.get("exposure_mixture_share", 0.0)), float(cfg.get("bimodal_fraction", 0.0)))
+                        float(cfg.get("exposure_mixture_share", 0.0)), float(cfg.get("bimodal_fraction", 0.0)),
+                        tuple(cfg["exposure_families"]) if cfg.get("exposure_families") else None)
 
 
 def validation_set(db: Database, size: int, seed: int, aug: Augmentation | None) -> tuple[torch.Tensor, ...]:
@@ -315,7 +326,7 @@ def train(cfg: dict, resume: bool = False, log=print) -> str:
                         persistent_workers=False)
     t0, last_ckpt, last_log = time.time() - elapsed, time.time(), time.time()
     max_seconds = cfg["max_minutes"] * 60
-    for x, y, target, tmask, sq_y, vf, vf_mask, ident in loader:
+    for x, y, target, tmask, sq_y, vf, vf_mask, ident, simpler in loader:
         elapsed = time.time() - t0
         progress = max(step / cfg["max_steps"], elapsed / max_seconds)
         if progress >= 1.0:
@@ -326,7 +337,8 @@ def train(cfg: dict, resume: bool = False, log=print) -> str:
         with autocast(cfg):
             logits, emb, params, *structure = (o.float() for o in model(x))
         known = y >= 0
-        ce = weighted_cross_entropy(logits[known], y[known], ident[known], float(cfg.get("unidentifiable_weight", 1.0)))
+        ce = weighted_cross_entropy(logits[known], y[known], ident[known], float(cfg.get("unidentifiable_weight", 1.0)),
+                                    simpler[known], float(cfg.get("near_degenerate_simpler", 0.0)))
         reg = (F.smooth_l1_loss(params, target, reduction="none", beta=0.1) * tmask).sum() / tmask.sum().clamp_min(1)
         loss = ce + cfg["supcon_weight"] * supcon_loss(emb, y, cfg["supcon_temperature"]) + cfg["regression_weight"] * reg
         kd = ekd = torch.zeros(())
