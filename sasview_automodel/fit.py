@@ -21,7 +21,6 @@ ranking decides and the fit refines the starting values.
 """
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -29,8 +28,7 @@ import numpy as np
 
 from . import catalog, product
 from .curve import Curve
-
-os.environ.setdefault("SAS_OPENCL", "none")
+from .sasmodels_env import sasmodels_env
 
 FIT_PD_POINTS = 11          # polydispersity points while fitting (the page uses the catalog's own)
 SIZE_BOUNDS = (1.0, 1e5)    # A
@@ -89,6 +87,7 @@ _MODELS: dict = {}
 
 def _model(name: str):
     if name not in _MODELS:
+        sasmodels_env()
         from sasmodels.core import load_model
         _MODELS[name] = load_model(name)
     return _MODELS[name]
