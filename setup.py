@@ -14,7 +14,8 @@ setup(
     package_data={"sasview_automodel": ["models/*.onnx", "models/*.json"]},
     install_requires=["numpy>=1.24", "onnxruntime>=1.17", "sasdata>=0.9", "sasmodels>=1.0.7"],
     extras_require={
-        "train": ["torch==2.13.0", "h5py>=3.8", "pyyaml>=6", "tqdm>=4.60", "onnx>=1.15", "scipy>=1.10", "matplotlib>=3.7"],
+        "train": ["torch==2.13.0", "h5py>=3.8", "pyyaml>=6", "tqdm>=4.60", "onnx>=1.15", "scipy>=1.10", "matplotlib>=3.7",
+                  "scikit-learn>=1.3"],
         "gui": ["sasview>=6.1", "setuptools<81"],  # SasView 6.1 imports pkg_resources
         "gui-test": ["sasview==6.1.3", "setuptools<81", "wheel", "pytest-qt>=4.4", "pytest-xvfb>=3"],
         "dask": ["dask[distributed]>=2024.1"],  # batch/simulate --scheduler on a dask.distributed cluster

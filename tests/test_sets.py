@@ -73,7 +73,8 @@ def test_conformal_level_gives_ninety_percent_coverage_on_exchangeable_curves():
 
 
 def test_family_temperature_fixes_overconfident_family_sums():
-    from training.calibrate_sets import ece, family_labels, fit_constants
+    from training.calibrate_sets import family_labels, fit_constants
+    from training.metrics import ece_of_confidence
 
     p, y = _calibrated_toy(8000, 2, sharpen=2.5)
     constants = fit_constants(p[:4000], y[:4000])
@@ -86,8 +87,8 @@ def test_family_temperature_fixes_overconfident_family_sums():
     fy = family_labels(y[4000:])
     raw = sets.family_probabilities(p[4000:], model.members)
     cal = model.family_probs(p[4000:])
-    assert ece(cal.max(1), cal.argmax(1) == fy) < 0.5 * ece(raw.max(1), raw.argmax(1) == fy)
-    assert ece(cal.max(1), cal.argmax(1) == fy) < 0.03
+    assert ece_of_confidence(cal.max(1), cal.argmax(1) == fy) < 0.5 * ece_of_confidence(raw.max(1), raw.argmax(1) == fy)
+    assert ece_of_confidence(cal.max(1), cal.argmax(1) == fy) < 0.03
 
 
 def test_card_without_constants_falls_back_to_raw_sums_and_a_90_percent_set():

@@ -32,6 +32,7 @@ import time
 import numpy as np
 
 from sasview_automodel import catalog, sets
+from training.metrics import ece_of_confidence, ece_of_probs
 
 ALPHA = 0.1   # the plausible set misses the true model on at most this fraction of curves
 
@@ -51,12 +52,6 @@ def conformal_level(probs: np.ndarray, labels: np.ndarray, alpha: float = ALPHA)
     if k > len(scores):
         return 1.0
     return float(min(scores[k - 1] + 1e-6, 1.0))
-
-
-def ece(conf: np.ndarray, correct: np.ndarray) -> float:
-    """ECE of a confidence (the project's one implementation, training/ood.ece, 15 bins)."""
-    from training.ood import ece as _ece
-    return _ece(np.asarray(conf, np.float64), np.asarray(correct, np.float64))
 
 
 def fit_constants(probs: np.ndarray, labels: np.ndarray, alpha: float = ALPHA, classes=catalog.CLASS_NAMES) -> dict:
@@ -81,8 +76,8 @@ def fit_constants(probs: np.ndarray, labels: np.ndarray, alpha: float = ALPHA, c
             "temperature": round(float(t), 6),
             "val_curves": int(len(labels)),
             "val_accuracy": round(float((cal.argmax(1) == fy).mean()), 4),
-            "val_ece_raw": round(ece(raw.max(1), raw.argmax(1) == fy), 4),
-            "val_ece": round(ece(cal.max(1), cal.argmax(1) == fy), 4)},
+            "val_ece_raw": round(ece_of_confidence(raw.max(1), raw.argmax(1) == fy), 4),
+            "val_ece": round(ece_of_confidence(cal.max(1), cal.argmax(1) == fy), 4)},
         "plausible": {
             "method": "split-conformal credible set: best-ranked models until the probability ranked above the "
                       "next one reaches 'level', the ceil((n+1)(1-alpha))-th smallest probability ranked above "
@@ -96,8 +91,6 @@ def fit_constants(probs: np.ndarray, labels: np.ndarray, alpha: float = ALPHA, c
 def set_metrics(probs: np.ndarray, labels: np.ndarray, ident: np.ndarray, model: sets.SetModel) -> dict:
     """Coverage and mean size of the plausible set (all and identifiable curves), family top-1
     accuracy and ECE, and the model probabilities' ECE, for calibrated probabilities (B, K)."""
-    from training.evaluate import ece as model_ece
-
     labels, ident = np.asarray(labels), np.asarray(ident, bool)
     size = model.sizes(probs)
     covered = sets.mass_above_truth(probs, labels) < model.level
@@ -108,7 +101,7 @@ def set_metrics(probs: np.ndarray, labels: np.ndarray, ident: np.ndarray, model:
                 coverage_ident=float(covered[ident].mean()) if ident.any() else nan,
                 mean_size_ident=float(size[ident].mean()) if ident.any() else nan,
                 family_accuracy=float((fp.argmax(1) == fy).mean()),
-                family_ece=ece(fp.max(1), fp.argmax(1) == fy), model_ece=model_ece(probs, labels))
+                family_ece=ece_of_confidence(fp.max(1), fp.argmax(1) == fy), model_ece=ece_of_probs(probs, labels))
 
 
 SET_COLUMNS = ("n", "coverage", "mean_size", "coverage_ident", "mean_size_ident", "family_accuracy",

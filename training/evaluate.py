@@ -28,6 +28,7 @@ from sasview_automodel import Suggester
 from sasview_automodel.catalog import CLASS_NAMES, CLASSES
 from training.data import Sample, load_database, observe_row
 from training.instrument import load_config as load_instruments, smear
+from training.metrics import ece_of_probs
 from training.train import load_config
 
 SNR_BINS = [(1.4, 3), (3, 4), (4, 5), (5, 6), (6, 7.1)]
@@ -78,12 +79,6 @@ def topk(probs: np.ndarray, labels: np.ndarray, k: int) -> float:
         return float("nan")
     order = np.argsort(-probs, axis=1)[:, :k]
     return float(np.mean([labels[i] in order[i] for i in range(len(labels))]))
-
-
-def ece(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
-    """Expected calibration error of the top-1 probability."""
-    from training.ood import ece as ece_of_confidence
-    return ece_of_confidence(probs.max(1), (probs.argmax(1) == labels).astype(float), bins)
 
 
 def confusion(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -270,7 +265,7 @@ def write_report(path: str, results: dict, families: dict, conf: np.ndarray, pai
         row = dict(n=int(len(r["labels"])), identifiable=float(idn.mean()),
                    top1_ident=topk(r["probs"][idn], r["labels"][idn], 1), top3_ident=topk(r["probs"][idn], r["labels"][idn], 3),
                    top1_all=topk(r["probs"], r["labels"], 1), top3_all=topk(r["probs"], r["labels"], 3),
-                   ece=ece(r["probs"], r["labels"]))
+                   ece=ece_of_probs(r["probs"], r["labels"]))
         summary[fam] = row
         lines.append(f"| {fam} | {families.get(fam, 'training instrument distribution (held-out particles)')} | "
                      f"{row['n']} | {_pct(row['identifiable'])} | {_pct(row['top1_ident'])} | {_pct(row['top3_ident'])} | "
@@ -282,7 +277,7 @@ def write_report(path: str, results: dict, families: dict, conf: np.ndarray, pai
         n=int(len(idn)), identifiable=float(idn.mean()),
         top1_ident=topk(pooled["probs"][idn], pooled["labels"][idn], 1), top3_ident=topk(pooled["probs"][idn], pooled["labels"][idn], 3),
         top1_all=topk(pooled["probs"], pooled["labels"], 1), top3_all=topk(pooled["probs"], pooled["labels"], 3),
-        ece=ece(pooled["probs"], pooled["labels"]))
+        ece=ece_of_probs(pooled["probs"], pooled["labels"]))
     s = summary["held_out_pooled"]
     lines.append(f"| **held-out pooled** | all held-out families | {s['n']} | {_pct(s['identifiable'])} | "
                  f"**{_pct(s['top1_ident'])}** | **{_pct(s['top3_ident'])}** | {_pct(s['top1_all'])} | "

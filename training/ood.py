@@ -15,8 +15,10 @@ from typing import Callable
 import numpy as np
 
 from sasview_automodel.grid import featurize
+from sasview_automodel.sasmodels_env import sasmodels_env
 from sasview_automodel.scoring import mahalanobis_min
 from training.instrument import draw_instrument, observe
+from training.metrics import auroc, brier, ece_of_confidence, energy, fpr_at_tpr
 
 
 def _u(rng, lo, hi):
@@ -117,6 +119,7 @@ def simulate_ood(q_fine: np.ndarray, n_per_kind: int, seed: int) -> list[tuple[s
     from sasmodels.core import load_model
     from sasmodels.direct_model import call_kernel
 
+    sasmodels_env()
     out = []
     for k, (kind, (model, sampler)) in enumerate(OOD_KINDS.items()):
         rng = np.random.default_rng([seed, k])
@@ -152,49 +155,7 @@ def observe_ood(curves: list[tuple[str, np.ndarray]], q_fine: np.ndarray, seed: 
     return kinds, np.stack(feats)
 
 
-# -- metrics -----------------------------------------------------------------------------------
-def _logsumexp(z: np.ndarray) -> np.ndarray:
-    z = np.asarray(z, np.float64)
-    top = z.max(1)
-    return top + np.log(np.exp(z - top[:, None]).sum(1))
-
-
-def auroc(score_in: np.ndarray, score_out: np.ndarray) -> float:
-    """P(an outlier scores higher than an in-distribution curve), ties counted half."""
-    s = np.concatenate([score_in, score_out])
-    ranks = np.empty(s.size)
-    order = np.argsort(s, kind="mergesort")
-    ranks[order] = np.arange(1, s.size + 1)
-    # average ranks for ties
-    _, inv, counts = np.unique(s, return_inverse=True, return_counts=True)
-    sums = np.bincount(inv, ranks)
-    ranks = sums[inv] / counts[inv]
-    r_out = ranks[score_in.size:].sum()
-    n_in, n_out = score_in.size, score_out.size
-    return float((r_out - n_out * (n_out + 1) / 2) / (n_in * n_out))
-
-
-def fpr_at_tpr(score_in: np.ndarray, score_out: np.ndarray, tpr: float = 0.95) -> float:
-    """Fraction of outliers accepted when ``tpr`` of in-distribution curves are accepted."""
-    thr = np.quantile(score_in, tpr)
-    return float(np.mean(score_out <= thr))
-
-
-def ece(conf: np.ndarray, correct: np.ndarray, bins: int = 15) -> float:
-    edges = np.linspace(0, 1, bins + 1)
-    total = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        m = (conf > lo) & (conf <= hi)
-        if m.any():
-            total += m.mean() * abs(conf[m].mean() - correct[m].mean())
-    return float(total)
-
-
-def brier(probs: np.ndarray, labels: np.ndarray) -> float:
-    onehot = np.eye(probs.shape[1])[labels]
-    return float(np.mean(np.sum((probs - onehot) ** 2, axis=1)))
-
-
+# -- selective accuracy and plots (the metrics themselves: training/metrics.py) ------------------
 def selective(conf: np.ndarray, correct: np.ndarray, coverages=(1.0, 0.9, 0.8, 0.7, 0.5, 0.3)) -> list[tuple[float, float]]:
     order = np.argsort(-conf)
     return [(c, float(correct[order[: max(1, int(round(c * conf.size)))]].mean())) for c in coverages]
@@ -272,8 +233,8 @@ def report(suggester, id_result: dict, q_fine: np.ndarray, n_per_kind: int, seed
     base_in = -softmax(id_result["logits"], 1.0).max(1)
     base_all = -softmax(ood["logits"], 1.0).max(1)
     base_out = base_all[~modelled]
-    energy_in = -_logsumexp(id_result["logits"])      # energy score (Liu et al. 2020), higher = stranger
-    energy_all = -_logsumexp(ood["logits"])
+    energy_in = energy(id_result["logits"])      # energy score (Liu et al. 2020), higher = stranger
+    energy_all = energy(ood["logits"])
     thr = suggester.ood_threshold
     means, precision = mahalanobis_statistics(suggester)
     maha_in = mahalanobis_min(id_result["emb"], means, precision)
@@ -293,10 +254,11 @@ def report(suggester, id_result: dict, q_fine: np.ndarray, n_per_kind: int, seed
     p_raw = softmax(id_result["logits"], 1.0)
     correct = (id_result["probs"].argmax(1) == labels).astype(float)
     conf = id_result["confidence"]
-    m.update(ece_raw=ece(p_raw.max(1), correct), ece_calibrated=ece(id_result["probs"].max(1), correct),
-             ece_calibrated_capped=ece(np.where(s_in > thr, np.minimum(id_result["probs"].max(1), 0.5),
-                                                id_result["probs"].max(1)), correct),
-             ece_confidence=ece(conf, correct), brier_raw=brier(p_raw, labels),
+    m.update(ece_raw=ece_of_confidence(p_raw.max(1), correct),
+             ece_calibrated=ece_of_confidence(id_result["probs"].max(1), correct),
+             ece_calibrated_capped=ece_of_confidence(np.where(s_in > thr, np.minimum(id_result["probs"].max(1), 0.5),
+                                                             id_result["probs"].max(1)), correct),
+             ece_confidence=ece_of_confidence(conf, correct), brier_raw=brier(p_raw, labels),
              brier_calibrated=brier(id_result["probs"], labels))
     pngs = plots(conf, correct, p_raw.max(1), img_folder)
     lines = ["", "## Outliers and calibration", "",

@@ -33,6 +33,7 @@ from sasview_automodel import Suggester
 from sasview_automodel.catalog import CLASSES, Param
 from training.data import Database, load_database
 from training.instrument import load_config as load_instruments, stressed, without_nuisances
+from training.metrics import auroc, ece_of_confidence, ece_of_probs
 
 WIDEN = 2.0        # parameter-set ranges widened by this factor on each side (log ranges)
 PD_MAX = 0.6       # size-distribution widths drawn up to this
@@ -103,7 +104,7 @@ def run_stress(suggester: Suggester, db: Database, n: int, seed: int, ood_per_ki
         r = run_family(suggester, source, rows, "train", seed + zlib.crc32(name.encode()) % 1000, instruments=inst_table)
         if curves_ood:
             _, x_ood = ood.observe_ood(curves_ood, db.q, seed, instruments=inst_table)
-            r["auroc"] = ood.auroc(r["ood"], suggester.score(x_ood)["outlier_score"])
+            r["auroc"] = auroc(r["ood"], suggester.score(x_ood)["outlier_score"])
         out[name] = r
         idn = r["ident"]
         log(f"stress {name:12s} n={len(rows)} top-1 ident {_top(r, 1, idn):.3f} flagged {r['flagged'].mean():.3f} "
@@ -118,13 +119,12 @@ def _top(r: dict, k: int, mask: np.ndarray) -> float:
 
 def _confidence_ece(r: dict) -> float:
     """ECE of the confidence value (what the user reads: P(top-1 right)) against top-1 correctness."""
-    from training.ood import ece as ece_of_confidence
     return ece_of_confidence(np.asarray(r["confidence"], float), (r["probs"].argmax(1) == r["labels"]).astype(float))
 
 
 def stress_report(results: dict, table: dict | None = None) -> tuple[list[str], dict]:
     """Markdown lines and metrics of the stress sets."""
-    from training.evaluate import _pct, ece
+    from training.evaluate import _pct
 
     table = table or load_instruments()
     described = {"clean": "no nuisances (the clean instruments of stages 1-8)",
@@ -144,7 +144,7 @@ def stress_report(results: dict, table: dict | None = None) -> tuple[list[str], 
     for name, r in results.items():
         idn = r["ident"]
         row = dict(n=int(len(idn)), identifiable=float(idn.mean()), top1_ident=_top(r, 1, idn), top3_ident=_top(r, 3, idn),
-                   ece=ece(r["probs"], r["labels"]), ece_confidence=_confidence_ece(r),
+                   ece=ece_of_probs(r["probs"], r["labels"]), ece_confidence=_confidence_ece(r),
                    flagged=float(r["flagged"].mean()), auroc=float(r.get("auroc", np.nan)))
         metrics[name] = row
         lines.append(f"| {name} | {row['n']} | {_pct(row['identifiable'])} | {_pct(row['top1_ident'])} | "
@@ -155,7 +155,7 @@ def stress_report(results: dict, table: dict | None = None) -> tuple[list[str], 
         cat = {key: np.concatenate([r[key] for r in stressed_only]) for key in ("probs", "labels", "ident", "flagged", "confidence")}
         idn = cat["ident"]
         pooled = dict(n=int(len(idn)), identifiable=float(idn.mean()), top1_ident=_top(cat, 1, idn),
-                      top3_ident=_top(cat, 3, idn), ece=ece(cat["probs"], cat["labels"]), ece_confidence=_confidence_ece(cat),
+                      top3_ident=_top(cat, 3, idn), ece=ece_of_probs(cat["probs"], cat["labels"]), ece_confidence=_confidence_ece(cat),
                       flagged=float(cat["flagged"].mean()),
                       auroc=float(np.nanmin([r.get("auroc", np.nan) for r in stressed_only])))
         metrics["stress_pooled"] = pooled

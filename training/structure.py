@@ -22,10 +22,6 @@ import json
 import os
 from dataclasses import dataclass
 
-# Kept until training/ood.py calls sasmodels_env() before its load_model: training.export reaches
-# ood.simulate_ood with nothing else having chosen the sasmodels engine (through training.train).
-os.environ.setdefault("SAS_OPENCL", "none")
-
 import numpy as np
 
 from sasview_automodel.catalog import CLASSES, EFFECTIVE_RADIUS_MODE, HOLLOW_VOLUME_RATIO, STRUCTURE_FACTORS
