@@ -1,6 +1,6 @@
-"""A timing stand-in for the shipped bundle: the full-config network with random weights.
+"""A timing stand-in for the shipped bundle: the recipe's network with random weights.
 
-    python benchmarks/make_standin_bundle.py --out /tmp/standin [--config training/configs/full.yaml]
+    python benchmarks/make_standin_bundle.py --out /tmp/standin [--config training/configs/recipe.yaml]
     sasview-automodel bench --model /tmp/standin/automodel.card.json
 
 Its predictions are meaningless; it exists so that the ONNX cost of the real architecture
@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="folder for automodel.onnx + automodel.card.json")
-    ap.add_argument("--config", default=os.path.join(os.path.dirname(HERE), "training", "configs", "full.yaml"))
+    ap.add_argument("--config", default=os.path.join(os.path.dirname(HERE), "training", "configs", "recipe.yaml"))
     ap.add_argument("--card", default=None, help="card to copy (default: the packaged one)")
     args = ap.parse_args(argv)
 

@@ -21,7 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 # (widths, kernel, activation); the first (stage 5's shape) is the reference of the ratios; the shipped
-# network (session 9) is 16-48-64-96 with ReLU. onnxruntime fuses ReLU into the
+# network is 16-48-64-96 with ReLU. onnxruntime fuses ReLU into the
 # convolution before it; GELU stays a separate pass over every activation map. Its 2D convolutions
 # work on blocks of 16 channels (AVX-512) or 8 (AVX2), so 24 channels cost nearly what 32 do.
 VARIANTS = {

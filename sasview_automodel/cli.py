@@ -219,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "1/A); canSAS XML/NXcanSAS/ABS state their unit and keep it")
     s.add_argument("--model", help="model card of another bundle")
     s.add_argument("--fit", action=argparse.BooleanOptionalAction, default=False,
-                   help="quick-fit the top 3 candidates with sasmodels and re-rank (default: --no-fit)")
+                   help="refine the top 3 candidates' parameters with a quick sasmodels fit; the ranking stays the classifier's, the fit evidence is reported (default: --no-fit)")
     s.add_argument("--sasview-paste", action="store_true",
                    help="print, per dataset, the text for Edit > Paste in a SasView fit page (best model)")
     s.set_defaults(func=cmd_suggest)

@@ -1,6 +1,6 @@
 """Evaluate the exported bundle on data it never trained on; write docs/evaluation.md.
 
-    python -m training.evaluate --config training/configs/full.yaml [--card PATH] [--report docs/evaluation.md]
+    python -m training.evaluate --config training/configs/recipe.yaml [--card PATH] [--report docs/evaluation.md]
 
 Test curves are the parameter sets of the ``test`` split (never seen in training), observed
 through (a) the training instrument distribution and (b) each held-out instrument family

@@ -5,7 +5,7 @@ q points in a window, pinhole (Gaussian dq) or slit smearing, counting noise, fl
 background (sometimes subtracted), arbitrary scale, and sometimes no dq or sigma column.
 The families live in ``configs/instruments.yaml``; held-out families are never drawn in
 training. The same file's ``nuisances`` table holds what measured curves carry beside the
-instrument (docs/design.md, "What measured curves look like"): a low-q upturn, sloped and
+instrument (docs/design.md, "Physics once, instrument every time"): a low-q upturn, sloped and
 power-law backgrounds, over- and under-subtraction, constant relative errors, misestimated or
 absent error bars, data merged from two or three settings, beam-stop shadowing. Each is drawn
 per curve with the instrument (``Instrument`` fields, zero = absent); a table without

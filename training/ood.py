@@ -88,9 +88,7 @@ def _two_spheres(rng) -> dict:
 
     The larger population (3-10 x the radius) lifts the low-q plateau 2 x or more above the smaller
     one's, and its Porod tail has fallen below half of that plateau at q = 1 / (smaller radius), so
-    the smaller population's knee stays visible. (Until session 6 the larger population's plateau
-    was scale-weighted by (r_a / r_b)**6 and came out a median 1.5 % of the smaller one's: those
-    curves were single spheres, not mixtures; docs/evaluation.md.)"""
+    the smaller population's knee stays visible."""
     ra = _lu(rng, 20, 300)
     ratio = _lu(rng, 3, 10)
     # a sphere's form factor stays under its envelope 9 / (qR)^4 beyond the Guinier region, so at

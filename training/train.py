@@ -1,8 +1,8 @@
 """Train the classifier: cross-entropy + supervised contrastive loss, instruments drawn on the fly.
 
-    python -m training.train --config training/configs/full.yaml [--database data/db.h5] [--resume]
-    python -m training.train --config training/configs/finetune.yaml --init-from runs/full/checkpoint.pt
-    python -m training.train --config training/configs/finetune.yaml --init-from sasview_automodel/models/automodel.onnx
+    python -m training.train --config training/configs/recipe.yaml [--database data/db.h5] [--resume]
+    python -m training.train --config training/configs/smoke.yaml --init-from runs/recipe/checkpoint.pt
+    python -m training.train --config training/configs/recipe.yaml --init-from sasview_automodel/models/automodel.onnx
 
 Every batch observes database curves through freshly drawn instruments (held-out families
 never occur). A checkpoint (model, optimiser, step, elapsed time) is written every few

@@ -7,8 +7,10 @@ mean ``m`` and variance ``v`` measured there, affine ``gamma = sqrt(v + eps)``, 
 The eval-mode function is then exactly the bundle's, and in train mode the batch statistics
 are close to ``m, v``, so a new run continues from where the shipped model stopped.
 
-    python -m training.train --config training/configs/finetune.yaml \
+    python -m training.train --config training/configs/recipe.yaml \
         --init-from sasview_automodel/models/automodel.onnx
+
+(the recipe declares its warm start itself: ``init_from: git:REV:PATH``, the bundle committed at REV)
 """
 from __future__ import annotations
 
