@@ -36,6 +36,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .encoding import decode_slot, encode_slot, slot_kind
+
 # Scattering-length densities (1e-6 / A^2) of common solvents span H2O (-0.56) to D2O (6.36).
 SOLVENT_SLD = (-0.56, 6.36)
 # Size distributions: relative width uniform over PD_NARROW, or over PD_BROAD for a share of draws.
@@ -314,15 +316,12 @@ def family_matrix(classes: Sequence[str]) -> np.ndarray:
 # One slot per (class, start parameter) plus the polydispersity of each class's pd_param.
 # Lengths are encoded as log10(length * q_ref), with q_ref the first q of the data on the
 # classifier grid: the network sees the curve relative to its window, so this is what it can
-# know. Dimensionless ratios (x_*) are log10(value); polydispersity is 4 x width.
-def _slot_kind(name: str) -> str:
-    return "ratio" if name.startswith("x_") else "length"
-
-
+# know. Dimensionless ratios (x_*) are log10(value); polydispersity is 4 x width. The encoding
+# itself (kinds, scalings, clip ranges) is sasview_automodel.encoding's.
 REGRESSION_SLOTS: tuple[tuple[int, str, str], ...] = tuple(
     (k, name, kind)
     for k, spec in enumerate(CLASSES)
-    for name, kind in [(n, _slot_kind(n)) for n in spec.start_params] + [(spec.pd_param + "_pd", "pd")]
+    for name, kind in [(n, slot_kind(n)) for n in spec.start_params] + [(spec.pd_param + "_pd", "pd")]
 )
 
 
@@ -334,7 +333,7 @@ def encode_targets(label: int, pars: dict, q_ref: float) -> tuple[np.ndarray, np
         if k != label:
             continue
         v = float(pars[name])
-        target[s] = np.log10(v * q_ref) if kind == "length" else np.log10(v) if kind == "ratio" else 4.0 * v
+        target[s] = encode_slot(kind, v, q_ref)
         mask[s] = 1.0
     return target, mask
 
@@ -350,7 +349,7 @@ def decode_targets(values: np.ndarray | Sequence[float], label: int, q_ref: floa
     out = {}
     for s, name, kind in SLOTS_BY_CLASS.get(label, ()):
         v = float(values[s])
-        out[name] = 10 ** v / q_ref if kind == "length" else 10 ** v if kind == "ratio" else min(max(v / 4.0, 0.0), 0.4)
+        out[name] = decode_slot(kind, v, q_ref)
     return out
 
 

@@ -1,7 +1,7 @@
 """Preprocessing shared by training and runtime: a curve on any q points -> classifier input.
 
 The classifier sees a fixed log-q grid (``GRID_Q``, 256 points, 3e-4..1 1/A) with five
-channels (``CHANNELS``):
+channels (``CHANNELS``; names, order and scalings live in :mod:`sasview_automodel.encoding`):
 
 ``log_intensity``  log10 I averaged per grid bin (inverse-variance weights), minus its mean
                    over the covered bins (so the absolute scale never matters)
@@ -21,11 +21,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .encoding import (CHANNELS, DQ_OVER_Q, LOG_INTENSITY, MASK, REL_ERROR, SLIT, encode_dq_over_q,
+                       encode_rel_error, encode_slit)
+
 GRID_Q_MIN = 3e-4
 GRID_Q_MAX = 1.0
 GRID_SIZE = 256
 GRID_Q = np.logspace(np.log10(GRID_Q_MIN), np.log10(GRID_Q_MAX), GRID_SIZE)
-CHANNELS = ("log_intensity", "mask", "rel_error", "dq_over_q", "slit")
 _LOG_GRID = np.log10(GRID_Q)
 _STEP = _LOG_GRID[1] - _LOG_GRID[0]
 GRID_EDGES = np.concatenate([[_LOG_GRID[0] - _STEP / 2], _LOG_GRID + _STEP / 2])  # log10 q
@@ -137,12 +139,12 @@ def featurize(q: np.ndarray, intensity: np.ndarray, sigma: np.ndarray | None = N
     err_full = np.interp(at, xbar, np.log10(err * _LN10))
     dqq_full = np.interp(at, xbar, dqq)
 
-    feats[0, span] = mean_full - mean_full.mean()
-    feats[1, span] = 1.0
-    feats[2, span] = (np.clip(err_full, -4.0, 1.0) + 2.0) / 2.0
-    feats[3, span] = 5.0 * np.clip(dqq_full, 0.0, 0.5)
+    feats[LOG_INTENSITY, span] = mean_full - mean_full.mean()
+    feats[MASK, span] = 1.0
+    feats[REL_ERROR, span] = encode_rel_error(err_full)
+    feats[DQ_OVER_Q, span] = encode_dq_over_q(dqq_full)
     if slit_length:
-        feats[4, span] = np.log10(1.0 + float(slit_length) / GRID_Q[span])
+        feats[SLIT, span] = encode_slit(float(slit_length), GRID_Q[span])
     info = GridInfo(n_points, int(idx.size), n_nonpositive, n_outside, first, last, estimated)
     return feats, info
 
@@ -347,12 +349,12 @@ def _featurize_batch(a: _Batch, feats: np.ndarray, infos: list) -> list[int]:
                        for b0, b1 in zip(bounds[:-1], bounds[1:])])
     out = feats.reshape(-1)  # a view: channel c of grid point j of batch row b is b*C*G + c*G + j
     dest = a.rows[r] * (len(CHANNELS) * GRID_SIZE) + j
-    out[dest] = mean_full - offset[r]
-    out[dest + GRID_SIZE] = 1.0
-    out[dest + 2 * GRID_SIZE] = (np.clip(err_full, -4.0, 1.0) + 2.0) / 2.0
-    out[dest + 3 * GRID_SIZE] = 5.0 * np.clip(dqq_full, 0.0, 0.5)
+    out[dest + LOG_INTENSITY * GRID_SIZE] = mean_full - offset[r]
+    out[dest + MASK * GRID_SIZE] = 1.0
+    out[dest + REL_ERROR * GRID_SIZE] = encode_rel_error(err_full)
+    out[dest + DQ_OVER_Q * GRID_SIZE] = encode_dq_over_q(dqq_full)
     slit = a.has_slit[r]
-    out[dest[slit] + 4 * GRID_SIZE] = np.log10(1.0 + a.slit[r][slit] / GRID_Q[j[slit]])
+    out[dest[slit] + SLIT * GRID_SIZE] = encode_slit(a.slit[r][slit], GRID_Q[j[slit]])
 
     estimated = ~usable
     for k in range(n):

@@ -15,6 +15,7 @@ import numpy as np
 from . import catalog, grid, scoring, sets
 from .bundle import ModelBundle, ModelCard
 from .curve import Curve, load_file, make_curve
+from .encoding import decode_volfraction
 from .errors import InputError
 
 
@@ -301,7 +302,7 @@ class Suggester:
         structure = {}
         if card.structure and "structure_logits" in out:
             structure = dict(structure_probs=scoring.softmax(out["structure_logits"], card.structure.temperature),
-                             volfraction=np.clip(out["volfraction"][:, 0] / 4.0, 0.001, 0.6))
+                             volfraction=decode_volfraction(out["volfraction"][:, 0]))
         return scoring.Scores(probs=probs, outlier_score=scores, outlier=outliers, confidence=conf,
                               family_probs=card.sets.family_probs(probs), plausible_size=card.sets.sizes(probs),
                               logits=out["logits"], embedding=out["embedding"], params=out.get("params"),

@@ -14,6 +14,7 @@ import h5py
 import numpy as np
 
 from sasview_automodel.catalog import CLASSES, REGRESSION_SLOTS
+from sasview_automodel.encoding import MASK, encode_slot, encode_volfraction
 from sasview_automodel.grid import GRID_Q, featurize
 from training.instrument import Instrument, Observation, draw_instrument, identifiable, observe
 
@@ -139,17 +140,19 @@ _SLOT_CLASS = np.array([k for k, _, _ in REGRESSION_SLOTS])
 
 def q_reference(features: np.ndarray) -> np.ndarray:
     """The grid q of the first covered bin of each feature row (B,): the regression reference."""
-    first = np.argmax(features[:, 1] > 0, axis=1)
+    first = np.argmax(features[:, MASK] > 0, axis=1)
     return GRID_Q[first]
 
 
 def regression_targets(db: Database, rows: np.ndarray, q_ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Encoded start-parameter targets and their mask (catalog.encode_targets, vectorised)."""
+    """Encoded start-parameter targets and their mask (catalog.encode_targets, vectorised:
+    sasview_automodel.encoding.encode_slot per kind, logs of other classes' slots kept finite)."""
     raw = db.slot_values[rows].astype(np.float64)
     mask = (_SLOT_CLASS[None, :] == db.label[rows][:, None]).astype(np.float32)
-    safe = np.where(mask > 0, raw, 1.0)
-    t = np.where(_KIND == "length", np.log10(np.maximum(safe, 1e-9) * q_ref[:, None]),
-                 np.where(_KIND == "ratio", np.log10(np.maximum(safe, 1e-9)), 4.0 * raw))
+    positive = np.maximum(np.where(mask > 0, raw, 1.0), 1e-9)
+    t = np.where(_KIND == "length", encode_slot("length", positive, q_ref[:, None]),
+                 np.where(_KIND == "ratio", encode_slot("ratio", positive, q_ref[:, None]),
+                          encode_slot("pd", raw, q_ref[:, None])))
     return (t * mask).astype(np.float32), mask
 
 
@@ -265,6 +268,6 @@ def train_batch(db: Database, rows: np.ndarray, rng: np.random.Generator, aug: A
     t, m = regression_targets(db, np.asarray(rows), q_reference(x))
     m = m * (y >= 0)[:, None]
     vf = np.array(vf, np.float32)
-    out = (x, y, t, m, np.array(sq_y, np.int64), 4.0 * np.maximum(vf, 0), (vf >= 0).astype(np.float32))
+    out = (x, y, t, m, np.array(sq_y, np.int64), encode_volfraction(np.maximum(vf, 0)), (vf >= 0).astype(np.float32))
     out = out + (np.array(ident, bool),) if with_identifiable else out
     return out + (np.array(simpler, np.int64),) if with_simpler else out

@@ -27,7 +27,8 @@ import torch
 from sasview_automodel import __version__
 from sasview_automodel.bundle import CARD_FORMAT, ModelBundle, file_sha256
 from sasview_automodel.catalog import CLASS_NAMES, REGRESSION_SLOTS, SQ_NAMES
-from sasview_automodel.grid import CHANNELS, GRID_Q
+from sasview_automodel.encoding import CHANNELS, SLOT_ENCODING, VOLFRACTION_ENCODING
+from sasview_automodel.grid import GRID_Q
 from sasview_automodel.scoring import (CONFIDENCE_FEATURES, OUTLIER_CONFIDENCE_CAP, OutlierModel, combined_score,
                                          confidence, confidence_features, fit_isotonic, fit_logistic, knn_distance,
                                          mahalanobis_min, softmax)
@@ -115,8 +116,7 @@ def assemble_card(name: str, onnx_path: str, outputs: list[str], temperature: fl
                    "preprocessing": "sasview_automodel.grid.featurize"},
         "outputs": outputs,
         "regression": {"slots": [[CLASS_NAMES[k], slot, kind] for k, slot, kind in REGRESSION_SLOTS],
-                       "encoding": "length: log10(value * q_ref), ratio: log10(value), pd: 4 * width; q_ref = "
-                                   "grid q of the first covered bin (sasview_automodel.catalog.decode_targets)"},
+                       "encoding": SLOT_ENCODING},
         "temperature": temperature,
         **({"structure": structure} if structure else {}),
         "confidence": {"method": "logistic model of P(top-1 correct), fitted on validation curves, recalibrated; "
@@ -180,7 +180,7 @@ def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
     if s_va:
         t_sq = fit_temperature(s_va[0], sq_va)
         structure = {"classes": list(SQ_NAMES), "temperature": t_sq, "outputs": ["structure_logits", "volfraction"],
-                     "encoding": "structure_logits: [none, *classes]; volfraction: 4 x the volume fraction S sees",
+                     "encoding": "structure_logits: [none, *classes]; " + VOLFRACTION_ENCODING,
                      "val_accuracy": float((s_va[0].argmax(1) == sq_va).mean())}
         log(f"structure temperature {t_sq:.3f}, val accuracy {structure['val_accuracy']:.3f}")
     d_va = mahalanobis_min(e_va, means, precision)
