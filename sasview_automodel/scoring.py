@@ -198,39 +198,3 @@ def confidence(x: np.ndarray, weights: np.ndarray, outlier: np.ndarray,
     if recalibration is not None:
         c = np.interp(c, *recalibration)
     return np.where(np.asarray(outlier, bool), np.minimum(c, OUTLIER_CONFIDENCE_CAP), c)
-
-
-def fit_isotonic(x: np.ndarray, y: np.ndarray, knots: int = 40) -> tuple[np.ndarray, np.ndarray]:
-    """Monotone (non-decreasing) map from scores ``x`` to outcome rates ``y`` by pool-adjacent-
-    violators, returned as at most ``knots`` (x, y) points for ``np.interp``."""
-    order = np.argsort(x)
-    xs, ys = np.asarray(x, np.float64)[order], np.asarray(y, np.float64)[order]
-    values, weights, ends = [], [], []
-    for i, v in enumerate(ys):
-        values.append(v), weights.append(1.0), ends.append(i)
-        while len(values) > 1 and values[-2] > values[-1]:
-            w = weights[-2] + weights[-1]
-            values[-2] = (values[-2] * weights[-2] + values[-1] * weights[-1]) / w
-            weights[-2] = w
-            ends[-2] = ends[-1]
-            del values[-1], weights[-1], ends[-1]
-    fitted = np.repeat(values, np.array(weights, int))
-    picks = np.unique(np.linspace(0, len(xs) - 1, knots).round().astype(int))
-    kx, ky = xs[picks], fitted[picks]
-    kx, first = np.unique(kx, return_index=True)
-    return kx, np.maximum.accumulate(ky[first])
-
-
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, iterations: int = 50) -> np.ndarray:
-    """Weights (features..., bias) of a logistic regression, by Newton's method with a small L2."""
-    a = np.column_stack([x, np.ones(len(x))])
-    w = np.zeros(a.shape[1])
-    for _ in range(iterations):
-        p = 1.0 / (1.0 + np.exp(-np.clip(a @ w, -30, 30)))
-        grad = a.T @ (p - y) + l2 * np.r_[w[:-1], 0.0]
-        hess = (a * (p * (1 - p))[:, None]).T @ a + l2 * np.eye(a.shape[1])
-        step = np.linalg.solve(hess, grad)
-        w -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    return w

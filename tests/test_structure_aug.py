@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from sasview_automodel.catalog import CLASSES, SQ_NAMES, STRUCTURE_FACTORS
-from sasview_automodel.scoring import fit_isotonic
 from training import simulate
 from training.exposure import FAMILIES, exposure_curve
 from training.structure import SBank, effective_radii, visible
@@ -178,12 +177,3 @@ def test_mixture_exposure_pairs_well_separated_sizes(bank):
     x, y, *_ = train_batch(db, np.zeros(20, int), np.random.default_rng(2), Augmentation(bank, 0.0, 1.0, 1.0))
     assert np.all(y == -1) and np.all(np.isfinite(x))
 
-
-def test_isotonic_recalibration_is_monotone_and_calibrates():
-    rng = np.random.default_rng(0)
-    x = rng.uniform(size=4000)
-    y = (rng.uniform(size=4000) < x ** 2).astype(float)
-    kx, ky = fit_isotonic(x, y)
-    assert np.all(np.diff(kx) > 0) and np.all(np.diff(ky) >= 0)
-    assert np.interp(0.5, kx, ky) == pytest.approx(0.25, abs=0.06)
-    assert np.interp(0.9, kx, ky) == pytest.approx(0.81, abs=0.06)

@@ -27,12 +27,12 @@ import torch
 from sasview_automodel import __version__
 from sasview_automodel.bundle import CARD_FORMAT, ModelBundle, file_sha256
 from sasview_automodel.catalog import CLASS_NAMES, REGRESSION_SLOTS, SQ_NAMES
-from sasview_automodel.encoding import CHANNELS, SLOT_ENCODING, VOLFRACTION_ENCODING
-from sasview_automodel.grid import GRID_Q
+from sasview_automodel.encoding import CHANNELS, MASK, SLOT_ENCODING, VOLFRACTION_ENCODING
+from sasview_automodel.grid import GRID_Q, MIN_COVERED_BINS
 from sasview_automodel.scoring import (CONFIDENCE_FEATURES, OUTLIER_CONFIDENCE_CAP, OutlierModel, combined_score,
-                                         confidence, confidence_features, fit_isotonic, fit_logistic, knn_distance,
-                                         mahalanobis_min, softmax)
+                                         confidence, confidence_features, knn_distance, mahalanobis_min, softmax)
 from training.calibrate_sets import fit_constants as fit_set_constants
+from training.calibration import fit_isotonic, fit_logistic
 from training.data import load_database, train_batch
 from training.instrument import CONFIG as INSTRUMENT_TABLE
 from training.model import Conv2dTrunk
@@ -57,6 +57,15 @@ def embed(model, x: np.ndarray) -> tuple[np.ndarray, ...]:
     out = [model(torch.from_numpy(x[i:i + 512])) for i in range(0, len(x), 512)]
     keep = (0, 1, 3) if len(out[0]) > 3 else (0, 1)
     return tuple(torch.cat([o[k] for o in out]).numpy() for k in keep)
+
+
+def answerable(x: np.ndarray, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The curves of a batch the runtime would answer (at least ``grid.MIN_COVERED_BINS`` covered
+    bins; Suggester refuses the others), with the matching rows of ``arrays``. An instrument draw
+    can leave a curve with no covered bin at all: the network's logits on an all-zero input reach
+    1e4-1e5, and one such curve drove the validation temperature to its search bound."""
+    keep = x[:, MASK].sum(axis=1) >= MIN_COVERED_BINS
+    return (x[keep], *(a[keep] for a in arrays))
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
@@ -154,6 +163,7 @@ def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
     tr = db.subset("train")
     rows = rng.choice(len(tr), size=min(len(tr), 20 * len(CLASS_NAMES) * 100), replace=False)
     x_tr, y_tr, *_ = train_batch(tr, rows, rng, aug)
+    x_tr, y_tr = answerable(x_tr, y_tr)
     e_tr = embed(model, x_tr)[1]
     means, precision = class_statistics(e_tr, y_tr, len(CLASS_NAMES))
     knn = cfg.get("ood_knn")   # {bank: N training embeddings kept, k}: the k-NN outlier distance
@@ -174,6 +184,7 @@ def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
     # ``val_draws`` instrument draws of every validation set: more curves for the temperature,
     # threshold and the two halves of the confidence fit (one draw left its ECE noisy, docs/design.md)
     x_va, y_va, _, _, sq_va, _, _ = train_batch(va, np.tile(np.arange(len(va)), int(cfg.get("val_draws", 1))), rng, aug)
+    x_va, y_va, sq_va = answerable(x_va, y_va, sq_va)
     l_va, e_va, *s_va = embed(model, x_va)
     temperature = fit_temperature(l_va, y_va)
     structure = None
