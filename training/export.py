@@ -92,6 +92,16 @@ def class_statistics(emb: np.ndarray, labels: np.ndarray, n_classes: int) -> tup
 OOD_BASELINE = "ood_baseline.npz"   # {name}.ood_baseline.npz beside the card: means, precision
 
 
+def card_file(out_dir: str, name: str) -> str:
+    """The card of bundle ``name`` in ``out_dir``."""
+    return os.path.join(out_dir, f"{name}.card.json")
+
+
+def ood_baseline_path(card_path: str) -> str:
+    """Where export writes the Mahalanobis statistics a ``knn+msp`` card leaves out (beside the card)."""
+    return card_path.removesuffix(".card.json") + "." + OOD_BASELINE
+
+
 def ood_entry(outliers: OutlierModel, description: str) -> dict:
     """The card's ``ood`` entry. The class means and the shared precision matrix of the embedding
     (about 200 KB of JSON at E = 128) are written only when the card's outlier method reads them
@@ -225,9 +235,9 @@ def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
     card = assemble_card(name, onnx_path, outputs, temperature, structure, conf_w, (recal_x, recal_y), outliers,
                          OOD_METHODS[method].format(k=knn and knn["k"], n=0 if bank is None else len(bank)), ckpt)
     if not outliers.uses_mahalanobis:   # not in the card; the evaluation's Mahalanobis baseline reads them here
-        np.savez(os.path.join(out_dir, f"{name}.{OOD_BASELINE}"), means=means, precision=precision)
+        np.savez(ood_baseline_path(card_file(out_dir, name)), means=means, precision=precision)
     card.update(fit_set_constants(p_va, y_va))   # shape families and plausible sets (training/calibrate_sets.py)
-    card_path = os.path.join(out_dir, f"{name}.card.json")
+    card_path = card_file(out_dir, name)
     with open(card_path, "w") as f:
         json.dump(card, f, indent=1)
     ModelBundle.load(card_path)  # round trip: checksum, shapes, classes

@@ -205,9 +205,9 @@ def mahalanobis_statistics(suggester) -> tuple[np.ndarray, np.ndarray]:
     out = suggester.outliers
     if out.means is not None:
         return out.means, out.precision
-    from training.export import OOD_BASELINE
+    from training.export import ood_baseline_path
     card = suggester.bundle.card_path
-    path = os.path.join(os.path.dirname(card), os.path.basename(card).split(".")[0] + "." + OOD_BASELINE)
+    path = ood_baseline_path(card)
     try:
         with np.load(path) as z:
             return z["means"], z["precision"]
