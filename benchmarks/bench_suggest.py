@@ -100,6 +100,7 @@ def fit_all_models(q, intensity, sigma, models=None, max_nfev: int = 400, log=No
     from sasmodels.direct_model import call_kernel
 
     from sasview_automodel import catalog
+    from sasview_automodel.encoding import slot_kind
     from sasview_automodel.sasmodels_env import sasmodels_env
 
     sasmodels_env()
@@ -117,10 +118,10 @@ def fit_all_models(q, intensity, sigma, models=None, max_nfev: int = 400, log=No
         # bounds a careful user sets: sizes 1 A..2 um, axis ratios 0.02..50, scale and
         # background over many decades (unbounded sizes let a fit wander to lengths where
         # the orientation average takes seconds per evaluation)
-        lo = np.log10([1e-10 if k in ("scale", "background") else 0.02 if catalog._slot_kind(k) == "ratio" else 1.0
+        lo = np.log10([1e-10 if k in ("scale", "background") else 0.02 if slot_kind(k) == "ratio" else 1.0
                        for k in free])
         hi = np.log10([1e10 if k == "scale" else 1e4 if k == "background" else
-                       50.0 if catalog._slot_kind(k) == "ratio" else 2e4 for k in free])
+                       50.0 if slot_kind(k) == "ratio" else 2e4 for k in free])
         x0 = np.clip(x0, lo + 1e-9, hi - 1e-9)
         fixed = {k: v for k, v in defaults.items() if k not in free}
 

@@ -177,3 +177,32 @@ def test_mixture_exposure_pairs_well_separated_sizes(bank):
     x, y, *_ = train_batch(db, np.zeros(20, int), np.random.default_rng(2), Augmentation(bank, 0.0, 1.0, 1.0))
     assert np.all(y == -1) and np.all(np.isfinite(x))
 
+
+
+def test_training_batch_redraws_curves_the_runtime_would_refuse(bank, monkeypatch):
+    # every other observation loses all its points (as an over-subtracted background can): the
+    # runtime refuses such a curve, so training must not see it (an all-zero input)
+    from dataclasses import replace
+
+    from sasview_automodel.encoding import MASK
+    from sasview_automodel.grid import MIN_COVERED_BINS
+    from training import data
+    from training.simulate import Q_FINE
+
+    calls = []
+
+    def observe_every_other_empty(q, i, inst, rng):
+        obs = data.observe.__wrapped__(q, i, inst, rng)
+        calls.append(1)
+        return replace(obs, intensity=-np.abs(obs.intensity)) if len(calls) % 2 else obs
+
+    observe_every_other_empty.__wrapped__ = data.observe
+    monkeypatch.setattr(data, "observe", observe_every_other_empty)
+    rows = [_row(0, k) for k in range(2)]
+    from sasview_automodel.catalog import REGRESSION_SLOTS
+    db = data.Database(Q_FINE, np.stack([i for _, i in rows]).astype(np.float32), np.zeros(2, int),
+                       np.ones((2, 2)), np.arange(2), slot_values=np.zeros((2, len(REGRESSION_SLOTS)), np.float32),
+                       radius_effective=np.array([20.0, 400.0]))
+    x, y, *_ = data.train_batch(db, np.zeros(12, int), np.random.default_rng(3), None)
+    assert len(calls) == 24 and len(x) == 12
+    assert np.all(x[:, MASK].sum(axis=1) >= MIN_COVERED_BINS) and np.all(y == 0)

@@ -15,13 +15,14 @@ import numpy as np
 
 from sasview_automodel.catalog import CLASSES, REGRESSION_SLOTS
 from sasview_automodel.encoding import MASK, encode_slot, encode_volfraction
-from sasview_automodel.grid import GRID_Q, featurize
+from sasview_automodel.grid import GRID_Q, MIN_COVERED_BINS, featurize
 from training.instrument import Instrument, Observation, draw_instrument, identifiable, observe
 
 # class index -> index of the catalog's ``near_degenerate_as`` class (-1: none)
 SIMPLER = tuple(next((k for k, o in enumerate(CLASSES) if o.name == c.near_degenerate_as), -1) for c in CLASSES)
 
 SPLITS = {"test": (0,), "val": (1,)}
+MAX_REDRAWS = 20  # instrument draws tried per row before an uncovered curve is kept
 
 
 @dataclass
@@ -233,13 +234,12 @@ def train_batch(db: Database, rows: np.ndarray, rng: np.random.Generator, aug: A
     from training.exposure import LEGACY_FAMILIES, exposure_curve
     from training.structure import visible, visible_window
 
-    feats, y, sq_y, vf, ident, simpler = [], [], [], [], [], []
-    for r in rows:
+    def draw(r: int):
         inst = draw_instrument(rng, family)
         u = rng.uniform()
-        s = None
+        s = entry = None
         if aug is not None and u < aug.exposure_fraction:
-            mixed = _mixture(db, int(r), rng, family) if rng.uniform() < aug.mixture_share else None
+            mixed = _mixture(db, r, rng, family) if rng.uniform() < aug.mixture_share else None
             if mixed is not None:
                 (i_fine, inst), label = mixed, -1
             else:
@@ -247,12 +247,24 @@ def train_batch(db: Database, rows: np.ndarray, rng: np.random.Generator, aug: A
         else:
             i_fine, label = db.intensity[r].astype(np.float64), int(db.label[r])
             if aug is not None and aug.bimodal_fraction > 0 and rng.uniform() < aug.bimodal_fraction:
-                mixed = bimodal(db, int(r), rng)
+                mixed = bimodal(db, r, rng)
                 i_fine = i_fine if mixed is None else mixed
             if aug is not None and u < aug.exposure_fraction + aug.sq_fraction:
                 i_fine, entry, s = aug.bank.apply(rng, db.q, i_fine, float(db.radius_effective[r]))
         obs = observe(db.q, i_fine, inst, rng)
-        feats.append(featurize(*obs.as_tuple())[0])
+        feat, info = featurize(*obs.as_tuple())
+        return feat, info.covered_bins, label, obs, s, entry
+
+    feats, y, sq_y, vf, ident, simpler = [], [], [], [], [], []
+    for r in rows:
+        r = int(r)
+        for _ in range(MAX_REDRAWS):
+            # the runtime refuses a curve with too few covered bins; training on one (an
+            # all-zero input) teaches logits of 1e4 there, so such a draw is drawn again
+            feat, covered, label, obs, s, entry = draw(r)
+            if covered >= MIN_COVERED_BINS:
+                break
+        feats.append(feat)
         y.append(label)
         near = db.near_degenerate is not None and bool(db.near_degenerate[r])
         ident.append(label >= 0 and not near and identifiable(obs, tuple(db.lengths[r])))
