@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .encoding import MASK, REL_ERROR
+
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """Row-wise softmax of ``logits / temperature``."""
@@ -167,8 +169,8 @@ def confidence_features(probs: np.ndarray, outlier_excess: np.ndarray, features:
     the fraction of the grid the data cover."""
     p = np.sort(np.asarray(probs, np.float64), axis=1)[:, ::-1]
     p1 = np.clip(p[:, 0], 1e-6, 1 - 1e-6)
-    mask = features[:, 1] > 0
-    noise = masked_median(features[:, 2], mask, empty=1.0)
+    mask = features[:, MASK] > 0
+    noise = masked_median(features[:, REL_ERROR], mask, empty=1.0)
     return np.column_stack([np.log(p1 / (1 - p1)), p[:, 0] - p[:, 1], np.asarray(outlier_excess, np.float64),
                             noise, mask.mean(axis=1)])
 

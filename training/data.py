@@ -16,6 +16,7 @@ import numpy as np
 from sasview_automodel.catalog import CLASSES, REGRESSION_SLOTS
 from sasview_automodel.encoding import MASK, encode_slot, encode_volfraction
 from sasview_automodel.grid import GRID_Q, MIN_COVERED_BINS, featurize
+from training.exposure import LEGACY_FAMILIES
 from training.instrument import Instrument, Observation, draw_instrument, identifiable, observe
 
 # class index -> index of the catalog's ``near_degenerate_as`` class (-1: none)
@@ -175,7 +176,7 @@ class Augmentation:
     exposure_fraction: float = 0.06  # outlier-exposure curves (label -1)
     mixture_share: float = 0.0       # of those, two-population sums of database curves (exposure.two_populations)
     bimodal_fraction: float = 0.0    # class curves mixed with a second population of the same class
-    exposure_families: tuple[str, ...] | None = None   # training/exposure.py families (None: its legacy three)
+    exposure_families: tuple[str, ...] = LEGACY_FAMILIES   # training/exposure.py families
 
     def without_exposure(self) -> "Augmentation":
         """The same mix without exposure curves (validation, calibration)."""
@@ -231,7 +232,7 @@ def train_batch(db: Database, rows: np.ndarray, rng: np.random.Generator, aug: A
     (instrument.identifiable) and its shape is not near-degenerate (catalog rule); False for
     exposure curves. Training weights the other curves' cross-entropy down. ``with_simpler`` then
     appends an int array: the catalog's ``near_degenerate_as`` class of near-degenerate curves, else -1."""
-    from training.exposure import LEGACY_FAMILIES, exposure_curve
+    from training.exposure import exposure_curve
     from training.structure import visible, visible_window
 
     def draw(r: int):
@@ -243,7 +244,7 @@ def train_batch(db: Database, rows: np.ndarray, rng: np.random.Generator, aug: A
             if mixed is not None:
                 (i_fine, inst), label = mixed, -1
             else:
-                i_fine, label = exposure_curve(db.q, rng, aug.exposure_families or LEGACY_FAMILIES), -1
+                i_fine, label = exposure_curve(db.q, rng, aug.exposure_families), -1
         else:
             i_fine, label = db.intensity[r].astype(np.float64), int(db.label[r])
             if aug is not None and aug.bimodal_fraction > 0 and rng.uniform() < aug.bimodal_fraction:

@@ -30,6 +30,11 @@ FAMILIES: dict[str, tuple[str, ...]] = {
 LEGACY_FAMILIES = ("smooth_random", "unified_levels", "bumpy_power_law")   # bundles without `exposure_families`
 
 
+def recipe_families(config: dict) -> tuple[str, ...]:
+    """The exposure families a training config (or a card's ``training.config``) names."""
+    return tuple(config.get("exposure_families") or LEGACY_FAMILIES)
+
+
 def _lu(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sasview_automodel.encoding import MASK
+
 
 ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}   # relu: onnxruntime fuses it into the convolution
 
@@ -64,7 +66,7 @@ class CurveNet(nn.Module):
 
     def heads(self, x: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Masked pooling of the trunk output ``h`` (B, C, G') and every head."""
-        mask = x[:, 1:2]
+        mask = x[:, MASK:MASK + 1]
         m = F.max_pool1d(mask, self.downsample, self.downsample, ceil_mode=True)[..., : h.shape[-1]]
         mean = (h * m).sum(-1) / m.sum(-1).clamp_min(1.0)
         peak = (h + (m - 1.0) * 1e4).amax(-1)

@@ -71,9 +71,9 @@ MIXTURE_LIKE = ("two_spheres",)   # resembles exposure.two_populations (when tra
 
 def exposure_like(card: dict) -> tuple[str, ...]:
     """The OOD kinds that resemble an exposure family the bundle was trained with (exposure.FAMILIES)."""
-    from training.exposure import FAMILIES, LEGACY_FAMILIES
+    from training.exposure import FAMILIES, recipe_families
     config = card.get("training", {}).get("config", {})
-    kinds = {k for f in (config.get("exposure_families") or LEGACY_FAMILIES) for k in FAMILIES[f]}
+    kinds = {k for f in recipe_families(config) for k in FAMILIES[f]}
     kinds |= set(MIXTURE_LIKE if config.get("exposure_mixture_share") else ())
     return tuple(k for k in OOD_KINDS if k in kinds)
 
@@ -295,7 +295,8 @@ def report(suggester, id_result: dict, q_fine: np.ndarray, n_per_kind: int, seed
               "| coverage | accuracy by confidence | accuracy by max softmax |", "|---|---|---|"]
     for (c, a), (_, b) in zip(selective(conf, correct), selective(p_raw.max(1), correct)):
         lines.append(f"| {c:.0%} | {100 * a:.1f} | {100 * b:.1f} |")
-    rel = os.path.relpath(pngs[0], "docs")
-    cov = os.path.relpath(pngs[1], "docs")
+    report_dir = os.path.dirname(img_folder)   # the images sit in img/ beside the report
+    rel = os.path.relpath(pngs[0], report_dir)
+    cov = os.path.relpath(pngs[1], report_dir)
     lines += ["", f"![reliability diagram]({rel}) ![selective accuracy]({cov})"]
     return lines, m

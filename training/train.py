@@ -41,6 +41,7 @@ from torch.utils.data import DataLoader, IterableDataset
 from sasview_automodel.catalog import CLASS_NAMES, REGRESSION_SLOTS, STRUCTURE_FACTORS
 from sasview_automodel.grid import CHANNELS
 from training.data import Augmentation, Database, load_database, train_batch
+from training.exposure import recipe_families
 from training.model import CurveNet, supcon_loss
 from training.structure import SBank
 
@@ -152,7 +153,7 @@ def augmentation(cfg: dict) -> Augmentation | None:
     bank = SBank.load_or_build(cfg["database"] + ".sbank.npz")
     return Augmentation(bank, float(cfg.get("sq_fraction", 0.0)), float(cfg.get("exposure_fraction", 0.0)),
                         float(cfg.get("exposure_mixture_share", 0.0)), float(cfg.get("bimodal_fraction", 0.0)),
-                        tuple(cfg["exposure_families"]) if cfg.get("exposure_families") else None)
+                        recipe_families(cfg))
 
 
 def validation_set(db: Database, size: int, seed: int, aug: Augmentation | None) -> tuple[torch.Tensor, ...]:
