@@ -82,8 +82,10 @@ def test_missing_or_garbled_card(tmp_path):
 
 
 def test_card_that_does_not_match_its_network_is_refused(bundle_copy):
+    # Mahalanobis statistics for a 3-dimensional embedding: the network's is wider
     card = json.load(open(bundle_copy))
-    card["ood"]["means"] = card["ood"]["means"][:3]
+    card["ood"]["means"] = np.zeros((len(card["classes"]), 3)).tolist()
+    card["ood"]["precision"] = np.eye(3).tolist()
     json.dump(card, open(bundle_copy, "w"))
     with pytest.raises(BundleError, match="does not match its network"):
         ModelBundle.load(bundle_copy)
@@ -125,22 +127,28 @@ def test_knn_outlier_card_needs_the_knn_output_of_its_network(bundle_copy):
         ModelBundle.load(bundle_copy)
 
 
-def test_a_knn_card_without_mahalanobis_statistics_gives_the_same_answers(tmp_path, suggester):
-    """The k-NN outlier score never reads the class means and precision matrix: a card without
-    them (as training/export.py writes them now) loads and answers exactly as the shipped one."""
+def test_a_knn_card_never_reads_mahalanobis_statistics(tmp_path, suggester):
+    """The k-NN outlier score never reads the class means and precision matrix: the shipped card
+    carries none (training/export.py writes them beside it), and a card with arbitrary ones of
+    the right shape answers exactly as the shipped one."""
+    import onnxruntime as ort
+
     from sasview_automodel import Suggester
     if suggester.outliers.method != "knn+msp":
         pytest.skip("the shipped bundle does not use the k-NN outlier score")
+    assert suggester.outliers.means is None and suggester.outliers.precision is None
+    onnx_path = os.path.join(os.path.dirname(default_card_path()), "automodel.onnx")
+    n_embed = next(o.shape[-1] for o in ort.InferenceSession(onnx_path).get_outputs() if o.name == "embedding")
 
-    def drop(card):
-        del card["ood"]["means"], card["ood"]["precision"]
-    lean = Suggester(edited_bundle(tmp_path, drop))
-    assert lean.outliers.means is None and lean.outliers.precision is None
-    assert os.path.getsize(lean.bundle.card_path) < os.path.getsize(default_card_path()) - 150_000
+    def add(card):
+        card["ood"]["means"] = np.random.default_rng(0).normal(size=(len(card["classes"]), n_embed)).tolist()
+        card["ood"]["precision"] = np.eye(n_embed).tolist()
+    heavy = Suggester(edited_bundle(tmp_path, add))
+    assert heavy.outliers.means is not None and heavy.outliers.means.shape[1] == n_embed
     for name in sorted(os.listdir(EXAMPLES)):
         if name.endswith((".txt", ".csv", ".xml")):
             path = os.path.join(EXAMPLES, name)
-            assert [s.to_dict() for s in lean.suggest_file(path)] == [s.to_dict() for s in suggester.suggest_file(path)]
+            assert [s.to_dict() for s in heavy.suggest_file(path)] == [s.to_dict() for s in suggester.suggest_file(path)]
 
 
 @pytest.mark.parametrize("method", MAHALANOBIS_METHODS)
@@ -148,7 +156,8 @@ def test_a_mahalanobis_card_without_its_statistics_is_refused(bundle_copy, metho
     card = json.load(open(bundle_copy))
     card["ood"]["method_id"] = method
     card["ood"]["standardise"] = card["ood"]["standardise"] or [0.0, 1.0, 0.0, 1.0]
-    del card["ood"]["precision"]
+    card["ood"]["means"] = np.zeros((len(card["classes"]), 3)).tolist()
+    card["ood"].pop("precision", None)
     json.dump(card, open(bundle_copy, "w"))
     with pytest.raises(BundleError, match="malformed entry.*precision"):
         ModelBundle.load(bundle_copy)
