@@ -53,7 +53,9 @@ class OutlierModel:
     with the mean and spread of in-distribution validation curves (``standardise``: mean and
     std of the log distance, then of -log max probability).
     ``knn+msp``: z(k-NN distance, the network's ``knn_distance`` output) + z(-log max calibrated
-    probability), standardised the same way. Flagged above ``threshold``.
+    probability), standardised the same way.
+    ``msp``: z(-log max calibrated probability) alone (``standardise``'s last two values; the
+    first two are unused). Flagged above ``threshold``.
 
     ``means`` (K, E) and ``precision`` (E, E) are None where the card has none (a ``knn+msp``
     card need not carry them, ``uses_mahalanobis``)."""
@@ -86,6 +88,9 @@ class OutlierModel:
 
     def score(self, embedding: np.ndarray, probs: np.ndarray, knn: np.ndarray | None = None) -> np.ndarray:
         """The outlier score per curve; ``knn``: the network's ``knn_distance`` output (``knn+msp``)."""
+        if self.method == "msp":
+            m_p, s_p = self.standardise[2:]
+            return (-np.log(np.clip(np.asarray(probs, np.float64).max(axis=1), 1e-12, 1.0)) - m_p) / s_p
         if self.method == "knn+msp":
             if knn is None:
                 raise ValueError("the knn+msp outlier score needs the network's knn_distance output")

@@ -127,15 +127,15 @@ def test_knn_outlier_card_needs_the_knn_output_of_its_network(bundle_copy):
         ModelBundle.load(bundle_copy)
 
 
-def test_a_knn_card_never_reads_mahalanobis_statistics(tmp_path, suggester):
-    """The k-NN outlier score never reads the class means and precision matrix: the shipped card
+def test_a_card_whose_score_needs_no_mahalanobis_statistics_never_reads_them(tmp_path, suggester):
+    """The k-NN and max-softmax outlier scores never read the class means and precision matrix: the shipped card
     carries none (training/export.py writes them beside it), and a card with arbitrary ones of
     the right shape answers exactly as the shipped one."""
     import onnxruntime as ort
 
     from sasview_automodel import Suggester
-    if suggester.outliers.method != "knn+msp":
-        pytest.skip("the shipped bundle does not use the k-NN outlier score")
+    if suggester.outliers.uses_mahalanobis:
+        pytest.skip("the shipped bundle's outlier score reads the Mahalanobis statistics")
     assert suggester.outliers.means is None and suggester.outliers.precision is None
     onnx_path = os.path.join(os.path.dirname(default_card_path()), "automodel.onnx")
     n_embed = next(o.shape[-1] for o in ort.InferenceSession(onnx_path).get_outputs() if o.name == "embedding")

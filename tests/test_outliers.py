@@ -97,6 +97,19 @@ def test_the_card_confidence_recalibration_is_the_one_used(tmp_path, shipped):
     assert not s.outlier and s.confidence == pytest.approx(0.3)
 
 
+def test_msp_outlier_score_is_the_standardised_negative_log_max_probability():
+    from sasview_automodel.scoring import OutlierModel
+    model = OutlierModel(None, None, threshold=1.5, method="msp", standardise=(0.0, 1.0, 0.5, 0.25))
+    probs = np.full((3, 9), 0.05 / 8)
+    probs[:, 0] = [0.95, 0.5, 0.12]
+    probs[1, 1:] = 0.5 / 8
+    probs[2, 1:] = 0.88 / 8
+    score = model.score(np.zeros((3, 4)), probs)     # no embedding statistics, no knn output needed
+    np.testing.assert_allclose(score, (-np.log(probs.max(1)) - 0.5) / 0.25)
+    assert list(score > model.threshold) == [False, False, True]
+    assert OutlierModel.from_card({"method_id": "msp", "threshold": 1.5, "standardise": [0, 1, 0.5, 0.25]}).method == "msp"
+
+
 def test_knn_outlier_score_is_the_standardised_sum_and_needs_the_network_output():
     from sasview_automodel.scoring import OutlierModel
     model = OutlierModel(np.zeros((9, 4)), np.eye(4), threshold=2.0, method="knn+msp", standardise=(0.2, 0.1, 0.5, 0.25))

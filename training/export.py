@@ -47,6 +47,7 @@ OOD_METHODS = {
     "mahalanobis+msp": "z(log min squared Mahalanobis distance to class means, shared covariance) + "
                        "z(-log max calibrated probability), standardised on validation curves",
     "mahalanobis": "min Mahalanobis distance (squared) to class means, shared covariance",
+    "msp": "z(-log max calibrated probability), standardised on validation curves",
 }
 
 
@@ -209,11 +210,18 @@ def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
     # with outlier exposure the softmax is trained to go flat on strange curves: the detector adds
     # its evidence to the embedding distance (chosen on a separate OOD draw, docs/design.md);
     # with ``ood_knn`` that distance is the k-NN one, else the Mahalanobis one
+    # ``ood_score`` in the config names the method outright (OOD_METHODS)
     combined = bool(cfg.get("exposure_fraction"))
-    method = "knn+msp" if knn else "mahalanobis+msp" if combined else "mahalanobis"
+    method = cfg.get("ood_score") or ("knn+msp" if knn else "mahalanobis+msp" if combined else "mahalanobis")
+    if method not in OOD_METHODS or (method == "knn+msp" and not knn):
+        raise SystemExit(f"ood_score {method!r}: one of {sorted(OOD_METHODS)} (knn+msp needs ood_knn)")
     standardise = None
     score_va = d_va
-    if method != "mahalanobis":
+    if method == "msp":
+        msp = -np.log(np.clip(p_va.max(1), 1e-12, 1.0))
+        standardise = [0.0, 1.0, float(msp.mean()), float(msp.std())]
+        score_va = (msp - standardise[2]) / standardise[3]
+    elif method != "mahalanobis":
         dist = knn_distance(e_va, bank, int(knn["k"])) if knn else np.log(np.maximum(d_va, 1e-6))
         msp = -np.log(np.clip(p_va.max(1), 1e-12, 1.0))
         standardise = [float(dist.mean()), float(dist.std()), float(msp.mean()), float(msp.std())]
