@@ -90,7 +90,7 @@ class OutlierModel:
         """The outlier score per curve; ``knn``: the network's ``knn_distance`` output (``knn+msp``)."""
         if self.method == "msp":
             m_p, s_p = self.standardise[2:]
-            return (-np.log(np.clip(np.asarray(probs, np.float64).max(axis=1), 1e-12, 1.0)) - m_p) / s_p
+            return (neg_log_max_prob(probs) - m_p) / s_p
         if self.method == "knn+msp":
             if knn is None:
                 raise ValueError("the knn+msp outlier score needs the network's knn_distance output")
@@ -108,10 +108,15 @@ class OutlierModel:
         return score - self.threshold
 
 
+def neg_log_max_prob(probs: np.ndarray) -> np.ndarray:
+    """-log of each curve's largest probability (the max-softmax outlier evidence)."""
+    return -np.log(np.clip(np.asarray(probs, np.float64).max(axis=1), 1e-12, 1.0))
+
+
 def combined_score(distance: np.ndarray, probs: np.ndarray, standardise, log_distance: bool = True) -> np.ndarray:
     """z(log distance) (or z(distance)) + z(-log max probability) (``OutlierModel``)."""
     m_d, s_d, m_p, s_p = standardise
-    msp = -np.log(np.clip(np.asarray(probs, np.float64).max(axis=1), 1e-12, 1.0))
+    msp = neg_log_max_prob(probs)
     d = np.log(np.maximum(distance, 1e-6)) if log_distance else np.asarray(distance, np.float64)
     return (d - m_d) / s_d + (msp - m_p) / s_p
 

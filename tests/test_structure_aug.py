@@ -178,7 +178,6 @@ def test_mixture_exposure_pairs_well_separated_sizes(bank):
     assert np.all(y == -1) and np.all(np.isfinite(x))
 
 
-
 def test_training_batch_redraws_curves_the_runtime_would_refuse(bank, monkeypatch):
     # every other observation loses all its points (as an over-subtracted background can): the
     # runtime refuses such a curve, so training must not see it (an all-zero input)
@@ -189,14 +188,13 @@ def test_training_batch_redraws_curves_the_runtime_would_refuse(bank, monkeypatc
     from training import data
     from training.simulate import Q_FINE
 
-    calls = []
+    calls, observe = [], data.observe
 
     def observe_every_other_empty(q, i, inst, rng):
-        obs = data.observe.__wrapped__(q, i, inst, rng)
+        obs = observe(q, i, inst, rng)
         calls.append(1)
         return replace(obs, intensity=-np.abs(obs.intensity)) if len(calls) % 2 else obs
 
-    observe_every_other_empty.__wrapped__ = data.observe
     monkeypatch.setattr(data, "observe", observe_every_other_empty)
     rows = [_row(0, k) for k in range(2)]
     from sasview_automodel.catalog import REGRESSION_SLOTS

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 import os
 import sys
 import time
@@ -29,8 +30,9 @@ from sasview_automodel.bundle import CARD_FORMAT, ModelBundle, file_sha256
 from sasview_automodel.catalog import CLASS_NAMES, REGRESSION_SLOTS, SQ_NAMES
 from sasview_automodel.encoding import CHANNELS, MASK, SLOT_ENCODING, VOLFRACTION_ENCODING
 from sasview_automodel.grid import GRID_Q, MIN_COVERED_BINS
-from sasview_automodel.scoring import (CONFIDENCE_FEATURES, OUTLIER_CONFIDENCE_CAP, OutlierModel, combined_score,
-                                         confidence, confidence_features, knn_distance, mahalanobis_min, softmax)
+from sasview_automodel.scoring import (CONFIDENCE_FEATURES, OUTLIER_CONFIDENCE_CAP, OutlierModel,
+                                         confidence, confidence_features, knn_distance, mahalanobis_min,
+                                         neg_log_max_prob, softmax)
 from training.calibrate_sets import fit_constants as fit_set_constants
 from training.calibration import fit_isotonic, fit_logistic
 from training.data import load_database, train_batch
@@ -205,7 +207,6 @@ def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
                      "encoding": "structure_logits: [none, *classes]; " + VOLFRACTION_ENCODING,
                      "val_accuracy": float((s_va[0].argmax(1) == sq_va).mean())}
         log(f"structure temperature {t_sq:.3f}, val accuracy {structure['val_accuracy']:.3f}")
-    d_va = mahalanobis_min(e_va, means, precision)
     p_va = softmax(l_va, temperature)
     # with outlier exposure the softmax is trained to go flat on strange curves: the detector adds
     # its evidence to the embedding distance (chosen on a separate OOD draw, docs/design.md);
@@ -215,19 +216,21 @@ def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
     method = cfg.get("ood_score") or ("knn+msp" if knn else "mahalanobis+msp" if combined else "mahalanobis")
     if method not in OOD_METHODS or (method == "knn+msp" and not knn):
         raise SystemExit(f"ood_score {method!r}: one of {sorted(OOD_METHODS)} (knn+msp needs ood_knn)")
-    standardise = None
-    score_va = d_va
-    if method == "msp":
-        msp = -np.log(np.clip(p_va.max(1), 1e-12, 1.0))
+    msp = neg_log_max_prob(p_va)
+    knn_va = knn_distance(e_va, bank, int(knn["k"])) if method == "knn+msp" else None
+    # z-scores on validation curves: of the distance (unused by ``msp``), then of -log max probability
+    if method == "mahalanobis":
+        standardise = None
+    elif method == "msp":
         standardise = [0.0, 1.0, float(msp.mean()), float(msp.std())]
-        score_va = (msp - standardise[2]) / standardise[3]
-    elif method != "mahalanobis":
-        dist = knn_distance(e_va, bank, int(knn["k"])) if knn else np.log(np.maximum(d_va, 1e-6))
-        msp = -np.log(np.clip(p_va.max(1), 1e-12, 1.0))
+    else:
+        dist = knn_va if method == "knn+msp" else np.log(np.maximum(mahalanobis_min(e_va, means, precision), 1e-6))
         standardise = [float(dist.mean()), float(dist.std()), float(msp.mean()), float(msp.std())]
-        score_va = combined_score(dist, p_va, standardise, log_distance=False)
+    # the threshold is set on the score the runtime computes (OutlierModel.score)
+    unthresholded = OutlierModel(means, precision, 0.0, method, tuple(standardise) if standardise else None)
+    score_va = unthresholded.score(e_va, p_va, knn_va)
     threshold = float(np.quantile(score_va, OOD_TPR))
-    outliers = OutlierModel(means, precision, threshold, method, tuple(standardise) if standardise else None)
+    outliers = replace(unthresholded, threshold=threshold)
     conf_x = confidence_features(p_va, outliers.excess(score_va), x_va)
     correct = (p_va.argmax(1) == y_va).astype(float)
     # logistic combination on one half of the validation curves, isotonic recalibration of its
@@ -237,7 +240,7 @@ def export(cfg: dict, out_dir: str, name: str = "automodel", log=print) -> str:
     conf_w = fit_logistic(conf_x[half], correct[half])
     raw = confidence(conf_x[~half], conf_w, np.zeros((~half).sum(), bool))
     recal_x, recal_y = fit_isotonic(raw, correct[~half])
-    log(f"temperature {temperature:.3f}, outlier threshold {threshold:.3g} (TPR {OOD_TPR} on {len(d_va)} val curves), "
+    log(f"temperature {temperature:.3f}, outlier threshold {threshold:.3g} (TPR {OOD_TPR} on {len(score_va)} val curves), "
         f"val top-1 {(l_va.argmax(1) == y_va).mean():.3f}")
 
     card = assemble_card(name, onnx_path, outputs, temperature, structure, conf_w, (recal_x, recal_y), outliers,
