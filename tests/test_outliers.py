@@ -26,15 +26,7 @@ def test_easy_in_distribution_curve_is_not_flagged_and_is_confident(shipped):
     assert s.outlier_score < s.outlier_threshold and s.confidence > 0.7
 
 
-# The recipe bundles (trained on measured-curve nuisances: upturns, backgrounds, noisy tails) flag
-# 60-72 % of polymer coils and rising junk where stage 8 flagged >= 75 % (docs/evaluation.md,
-# "Outliers and calibration"; issue 24): a known regression of the outlier score, kept visible
-# here. strict: the day a bundle flags them again, the marker must go.
-KNOWN_REGRESSION = pytest.mark.xfail(strict=True, reason="recipe bundle flags 60-72 % of this kind (issue 24)")
-
-
-@pytest.mark.parametrize("kind", [pytest.param(k, marks=KNOWN_REGRESSION) for k in ("polymer_coil", "junk_rising")]
-                         + ["junk_noise"])
+@pytest.mark.parametrize("kind", ["polymer_coil", "junk_rising", "junk_noise"])
 def test_curves_unlike_the_catalog_are_flagged(shipped, kind):
     from training.ood import OOD_KINDS, observe_ood, simulate_ood
     from training.simulate import Q_FINE
