@@ -28,7 +28,7 @@ import numpy as np
 
 from . import catalog, product
 from .curve import Curve
-from .sasmodels_env import sasmodels_env
+from .sasmodels_env import load_model
 
 FIT_PD_POINTS = 11          # polydispersity points while fitting (the page uses the catalog's own)
 SIZE_BOUNDS = (1.0, 1e5)    # A
@@ -87,8 +87,6 @@ _MODELS: dict = {}
 
 def _model(name: str):
     if name not in _MODELS:
-        sasmodels_env()
-        from sasmodels.core import load_model
         _MODELS[name] = load_model(name)
     return _MODELS[name]
 

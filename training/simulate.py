@@ -37,7 +37,7 @@ from tqdm import tqdm
 from sasview_automodel.catalog import (CLASSES, CLASS_NAMES, EFFECTIVE_RADIUS_MODE, HOLLOW_VOLUME_RATIO,
                                        SQ_NAMES, STRUCTURE_FACTORS)
 from sasview_automodel.product import radius_effective_mode  # the index of the catalog's mode in form@S
-from sasview_automodel.sasmodels_env import sasmodels_env
+from sasview_automodel.sasmodels_env import load_model
 
 # The physics grid: wide enough for every instrument window (3e-4..1 1/A) plus slit
 # smearing and resolution tails, fine enough (1.9 % spacing) for the classifier grid.
@@ -52,8 +52,6 @@ START_METHOD = "forkserver"
 
 def _kernel(name: str):
     if name not in _KERNELS:
-        from sasmodels.core import load_model
-        sasmodels_env()
         _KERNELS[name] = load_model(name).make_kernel([Q_FINE])
     return _KERNELS[name]
 
@@ -79,8 +77,6 @@ def is_product(index: int, seed: int, sq_fraction: float) -> bool:
 def _product_kernel(form: str, sq: str):
     key = f"{form}@{sq}"
     if key not in _KERNELS:
-        from sasmodels.core import load_model
-        sasmodels_env()
         _KERNELS[key] = load_model(key).make_kernel([Q_FINE])
     return _KERNELS[key]
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sasview_automodel.catalog import CLASSES, EFFECTIVE_RADIUS_MODE, HOLLOW_VOLUME_RATIO, STRUCTURE_FACTORS
-from sasview_automodel.sasmodels_env import sasmodels_env
+from sasview_automodel.sasmodels_env import load_model, sasmodels_env
 
 X_GRID = np.geomspace(1e-3, 2e3, 900)     # q * R_eff
 S_MAX_VALID = 10.0                          # beyond: an approximation breaking down (as simulate.py)
@@ -35,7 +35,6 @@ HAYTER_R0 = (20.0, 400.0)                   # reference radii (A) of the Hayter 
 
 def effective_radii(labels: np.ndarray, params: np.ndarray) -> np.ndarray:
     """sasmodels' effective radius (A) of each database row (JSON params), polydispersity included."""
-    from sasmodels.core import load_model
     from sasmodels.direct_model import call_Fq
 
     sasmodels_env()
@@ -70,7 +69,6 @@ class SBank:
 
     @classmethod
     def build(cls, per_kind: int = 1500, seed: int = 7) -> "SBank":
-        from sasmodels.core import load_model
         from sasmodels.direct_model import call_kernel
 
         sasmodels_env()
