@@ -146,3 +146,23 @@ def test_a_relu_network_exports_to_the_same_function_with_relu_in_the_graph(tmp_
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
     with pytest.raises(ValueError, match="activation"):
         CurveNet(len(CHANNELS), 9, (8, 16), 16, activation="swish")
+
+
+def test_a_committed_warm_start_records_what_its_weights_had_seen():
+    """``init_from: git:REV:PATH`` (the recipe's declared warm start): the lineage comes from the card
+    committed beside the ONNX file, not "an unrecorded run"; a revision git does not have stays unknown."""
+    import json
+    import subprocess
+
+    from training import train
+
+    committed = json.loads(train.git_show("HEAD", "sasview_automodel/models/automodel.card.json"))
+    source = "git:HEAD:sasview_automodel/models/automodel.onnx"
+    stages = train.earlier_stages({"init_from": source})
+    assert stages[-1]["source"] == source and stages[-1].get("known", True)
+    assert stages[-1]["onnx_sha256"] == committed["onnx_sha256"]
+    assert stages[-1]["steps"] == committed["training"]["steps"]
+    missing = "0" * 40
+    assert subprocess.run(["git", "cat-file", "-e", missing], capture_output=True).returncode != 0
+    assert train.earlier_stages({"init_from": f"git:{missing}:x.onnx"}) == [
+        {"source": f"git:{missing}:x.onnx", "onnx_sha256": None, "known": False}]

@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 
@@ -175,10 +176,15 @@ def earlier_stages(cfg: dict) -> list[dict]:
         return list(cfg["init_from_stages"])
     if source.endswith(".onnx"):
         card_path = os.path.splitext(source)[0] + ".card.json"
-        if not os.path.exists(card_path):
+        try:
+            if source.startswith("git:"):   # a committed bundle: its card as committed beside it
+                _, rev, path = card_path.split(":", 2)
+                source_card = json.loads(git_show(rev, path))
+            else:
+                with open(card_path) as f:
+                    source_card = json.load(f)
+        except (OSError, ValueError, subprocess.CalledProcessError):
             return [{"source": source, "onnx_sha256": cfg.get("init_from_sha256"), "known": False}]
-        with open(card_path) as f:
-            source_card = json.load(f)
         tr, sha = source_card.get("training", {}), source_card.get("onnx_sha256")
         if cfg.get("init_from_sha256") and sha != cfg["init_from_sha256"]:   # the card beside it is another model now
             return [{"source": source, "onnx_sha256": cfg["init_from_sha256"], "known": False}]
@@ -226,7 +232,6 @@ def init_weights(model: CurveNet, source: str, train_db: Database, seed: int, au
 
 def git_show(rev: str, path: str) -> bytes:
     """The content of ``path`` (relative to the repository root) as committed in revision ``rev``."""
-    import subprocess
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     return subprocess.run(["git", "-C", root, "show", f"{rev}:{path}"], check=True, capture_output=True).stdout
 
