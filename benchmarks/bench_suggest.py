@@ -96,14 +96,11 @@ def peak_memory_mb() -> dict:
 def fit_all_models(q, intensity, sigma, models=None, max_nfev: int = 400, log=None) -> list[dict]:
     """Fit each model with scipy least_squares; returns one dict per model (time, chi2, nfev)."""
     from scipy.optimize import least_squares
-    from sasmodels.core import load_model
     from sasmodels.direct_model import call_kernel
 
     from sasview_automodel import catalog
     from sasview_automodel.encoding import slot_kind
-    from sasview_automodel.sasmodels_env import sasmodels_env
-
-    sasmodels_env()
+    from sasview_automodel.sasmodels_env import load_model
 
     out = []
     for name in models or catalog.CLASS_NAMES:

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from sasview_automodel.grid import featurize
-from sasview_automodel.sasmodels_env import load_model, sasmodels_env
+from sasview_automodel.sasmodels_env import load_model
 from sasview_automodel.scoring import mahalanobis_min
 from training.instrument import draw_instrument, observe
 from training.metrics import auroc, brier, ece_of_confidence, energy, fpr_at_tpr
@@ -116,7 +116,6 @@ def simulate_ood(q_fine: np.ndarray, n_per_kind: int, seed: int) -> list[tuple[s
     """(kind, I(q_fine)) pairs, ``n_per_kind`` of each OOD kind."""
     from sasmodels.direct_model import call_kernel
 
-    sasmodels_env()
     out = []
     for k, (kind, (model, sampler)) in enumerate(OOD_KINDS.items()):
         rng = np.random.default_rng([seed, k])

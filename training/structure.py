@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sasview_automodel.catalog import CLASSES, EFFECTIVE_RADIUS_MODE, HOLLOW_VOLUME_RATIO, STRUCTURE_FACTORS
-from sasview_automodel.sasmodels_env import load_model, sasmodels_env
+from sasview_automodel.sasmodels_env import load_model
 
 X_GRID = np.geomspace(1e-3, 2e3, 900)     # q * R_eff
 S_MAX_VALID = 10.0                          # beyond: an approximation breaking down (as simulate.py)
@@ -37,7 +37,6 @@ def effective_radii(labels: np.ndarray, params: np.ndarray) -> np.ndarray:
     """sasmodels' effective radius (A) of each database row (JSON params), polydispersity included."""
     from sasmodels.direct_model import call_Fq
 
-    sasmodels_env()
     out = np.zeros(len(labels), np.float32)
     kernels: dict[int, tuple] = {}
     for i, (k, p) in enumerate(zip(labels, params)):
@@ -71,7 +70,6 @@ class SBank:
     def build(cls, per_kind: int = 1500, seed: int = 7) -> "SBank":
         from sasmodels.direct_model import call_kernel
 
-        sasmodels_env()
         rng = np.random.default_rng(seed)
         s_rows, kinds, fractions, params = [], [], [], []
         for k, sf in enumerate(STRUCTURE_FACTORS):
