@@ -653,8 +653,8 @@ Details in `benchmarks/bench_suggest.py`.
 | stages | the same curves through validation (`make_curve`), `grid.featurize`, ONNX (batch of one; default threads and 1 thread), and the rest (scoring and result objects) |
 | `suggest_file()` | sasdata loading + suggestion, cycling over `examples/` (CSV, TXT, canSAS XML), and per file |
 | `suggest_batch()` | the public API, 10,000 in-memory curves in one call |
-| `suggest_many()` | `sasview_automodel.batch.suggest_many`: ONNX in batches of 128, 1 process and `--workers` processes (pool start-up reported apart) |
-| per-curve stages | validation, featurize, ONNX (batches of 128 with the default threads and with 1 thread; one call of 10,000), scoring (softmax, the outlier score, confidence), result objects |
+| `suggest_many()` | `sasview_automodel.batch.suggest_many`: ONNX in batches of 32 (`batch.ONNX_BATCH`, one thread per process), 1 process and `--workers` processes (chunks of n / (4 x workers) curves, sent packed as `batch.CurveChunk`; pool start-up reported apart) |
+| per-curve stages | validation, featurize, ONNX (batches of 32 with the default threads and with 1 thread; one call of 10,000), scoring (softmax, the outlier score, confidence), result objects |
 | `run_batch()` | 1,000 generated column files (every 10th broken), 1 process and `--workers` processes, rows compared |
 | quick fit | `suggest_curves([curve], fit=True)`: classification plus the quick fit of the top 3 candidates at the production budget (0.3 s each, kernel compilation excluded), seconds per curve, median and p95 over `--quick-fit-passes` (default 3) passes through the `examples/` curves after one untimed pass that compiles the kernels; goal: well under 1 s per curve (p95 < 1 s) on 2 cores. A suggested structure factor makes these fits P@S products: one more free parameter, and the S(q) adds about 0.1 ms per model evaluation of 120 points |
 | peak memory | `resource.getrusage` max RSS after the single-curve rows, after the batch rows, at the end (and the largest worker) |

@@ -36,7 +36,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .encoding import decode_slot, encode_slot, slot_kind
+from .encoding import decode_slot, decode_slots, encode_slot, slot_kind
 
 # Scattering-length densities (1e-6 / A^2) of common solvents span H2O (-0.56) to D2O (6.36).
 SOLVENT_SLD = (-0.56, 6.36)
@@ -342,6 +342,12 @@ def encode_targets(label: int, pars: dict, q_ref: float) -> tuple[np.ndarray, np
 SLOTS_BY_CLASS: dict[int, tuple[tuple[int, str, str], ...]] = {
     label: tuple((s, name, kind) for s, (k, name, kind) in enumerate(REGRESSION_SLOTS) if k == label)
     for label in range(len(CLASSES))}
+
+
+def decode_all_targets(values: np.ndarray, q_ref: np.ndarray) -> np.ndarray:
+    """Every slot of a batch of regression outputs (B, S) decoded at once (float64 (B, S));
+    row ``b``'s slots of class ``label`` are ``SLOTS_BY_CLASS[label]``, as ``decode_targets``."""
+    return decode_slots([kind for _, _, kind in REGRESSION_SLOTS], values, q_ref)
 
 
 def decode_targets(values: np.ndarray | Sequence[float], label: int, q_ref: float) -> dict[str, float]:

@@ -22,6 +22,8 @@ Structure head: ``volfraction`` is 4 x the volume fraction S sees, decoded into 
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 # -- input channels ----------------------------------------------------------------------------
@@ -80,6 +82,18 @@ def decode_slot(kind: str, v: float, q_ref: float) -> float:
         return 10 ** v
     return min(max(v / PD_SCALE, PD_RANGE[0]), PD_RANGE[1])
 
+
+
+def decode_slots(kinds: Sequence[str], values: np.ndarray, q_ref: np.ndarray) -> np.ndarray:
+    """:func:`decode_slot` of a whole regression output (B, S) at once, slot ``s`` of kind
+    ``kinds[s]``, row ``b`` at ``q_ref[b]``: float64 (B, S), the same values up to the last bit
+    of the power function (the callers round to four significant digits)."""
+    v = np.asarray(values, np.float64)
+    kinds = np.asarray(kinds)
+    powered = np.power(10.0, v)
+    length = powered / np.asarray(q_ref, np.float64)[:, None]
+    pd = np.minimum(np.maximum(v / PD_SCALE, PD_RANGE[0]), PD_RANGE[1])
+    return np.where(kinds == "length", length, np.where(kinds == "ratio", powered, pd))
 
 # -- structure head ----------------------------------------------------------------------------
 VOLFRACTION_SCALE = 4.0

@@ -337,19 +337,20 @@ class Suggester:
         family_probs = scored.family_probs.max(axis=1).tolist()
         set_sizes = scored.plausible_size.tolist()
         classes = self.classes
-        labels = [catalog.CLASS_NAMES.index(m) for m in classes]
-        rows = scored.params.tolist() if scored.params is not None else [None] * len(curves)
-        q_refs = grid.GRID_Q[[info.first_bin for info in infos]].tolist()
+        slots = [[(s, name) for s, name, _ in catalog.SLOTS_BY_CLASS.get(catalog.CLASS_NAMES.index(m), ())]
+                 for m in classes]
+        q_refs = grid.GRID_Q[[info.first_bin for info in infos]]
+        rows = (catalog.decode_all_targets(scored.params, q_refs).tolist() if scored.params is not None
+                else [None] * len(curves))
         results = []
-        for n, (c, info, p, order, s, cf, outlier, row, q_ref) in enumerate(zip(
+        for n, (c, info, p, order, s, cf, outlier, row) in enumerate(zip(
                 curves, infos, scored.probs.tolist(), orders, scored.outlier_score.tolist(),
-                scored.confidence.tolist(), scored.outlier.tolist(), rows, q_refs)):
+                scored.confidence.tolist(), scored.outlier.tolist(), rows)):
             ranking = [(classes[j], p[j]) for j in order]
             candidates = {}
             if row is not None:
                 for j in order[:N_CANDIDATE_PARAMETERS]:
-                    values = catalog.decode_targets(row, labels[j], q_ref)
-                    candidates[classes[j]] = {k: float(f"{v:.4g}") for k, v in values.items()}
+                    candidates[classes[j]] = {name: float(f"{row[k]:.4g}") for k, name in slots[j]}
             warnings = list(c.warnings) + _grid_warnings(info) + [PARAMETERS_UNCHECKED if candidates else PARAMETERS_PENDING]
             reason = (f"unlike any trained shape (outlier score {s:.3g} > {threshold:.3g}): consider "
                       f"{self._outlier_hint}" if outlier else "")

@@ -99,3 +99,38 @@ def test_fit_baseline_fits_a_sphere_well():
     q, i, s, _ = synthetic_curves(1, seed=4)[0]
     (fit,) = fit_all_models(q, i, s, models=["sphere"])
     assert fit["model"] == "sphere" and fit["nfev"] > 1 and fit["seconds"] > 0
+
+
+def _fields(curve) -> list:
+    import dataclasses
+
+    import numpy as np
+    return [(f.name, getattr(curve, f.name).dtype.str + getattr(curve, f.name).tobytes().hex()
+             if isinstance(getattr(curve, f.name), np.ndarray) else getattr(curve, f.name))
+            for f in dataclasses.fields(curve)]
+
+
+def test_curve_chunk_pickles_to_the_same_curves_bit_for_bit():
+    """What suggest_many sends to a worker: the same curves after the round trip (arrays,
+    missing sigma or dq, slit length, names, warnings), packed; other arrays are sent as they are."""
+    import pickle
+
+    import numpy as np
+
+    from sasview_automodel.batch import CurveChunk
+    from sasview_automodel.curve import Curve, make_curve
+
+    rng = np.random.default_rng(3)
+    q = np.geomspace(0.005, 0.3, 80)
+    curves = [make_curve(q, 1e3 * q ** -2 * (1 + 0.01 * rng.standard_normal(80)), 0.02 * q ** -2, 0.05 * q,
+                         name="a"),
+              make_curve(q[:50], 1 / (1 + q[:50] ** 2), name="no sigma, no dq", source="x.dat"),
+              make_curve(q, q ** -4 + 1e-3, 0.1 * q ** -4, slit_length=0.1, name="slit")]
+    curves[1].warnings.append("a warning")
+    chunk = pickle.loads(pickle.dumps(CurveChunk(curves)))
+    assert len(chunk) == 3
+    assert [_fields(c) for c in chunk] == [_fields(c) for c in curves]
+    odd = Curve(q.astype(np.float32), np.ones(80, np.float32), name="float32")  # not packable: sent as is
+    back = pickle.loads(pickle.dumps(CurveChunk([curves[0], odd])))
+    assert [_fields(c) for c in back] == [_fields(curves[0]), _fields(odd)]
+    assert list(pickle.loads(pickle.dumps(CurveChunk([])))) == []
