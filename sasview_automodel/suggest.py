@@ -418,9 +418,13 @@ def refine(suggestion: Suggestion, curve: Curve, top: int = FIT_TOP, budget: flo
     if structure is not None and "volfraction" in fits[best].structure_parameters:
         structure_factor = replace(structure, volfraction=float(f"{fits[best].structure_parameters['volfraction']:.4g}"))
     product = f"@{structure.name}" if structure is not None else ""
+    evidence = f"reduced chi-square {fits[best].chi2_reduced:.3g} for the suggested {best}{product}"
+    finite = [m for m in fits if np.isfinite(fits[m].chi2_reduced)]
+    lowest = min(finite, key=lambda m: fits[m].chi2_reduced) if finite else best
+    if fits[lowest].chi2_reduced < fits[best].chi2_reduced:   # the evidence disagrees: say so, it does not re-rank
+        evidence += f", lowest {fits[lowest].chi2_reduced:.3g} for {lowest}{product}"
     warnings = [w for w in s.warnings if w != PARAMETERS_UNCHECKED] + [
-        f"parameters refined by a quick fit of {len(fits)} candidates "
-        f"(best reduced chi-square {fits[best].chi2_reduced:.3g} for {best}{product})"]
+        f"parameters refined by a quick fit of {len(fits)} candidates ({evidence})"]
     return replace(s, fits=fits, fit_ranking=fit_ranking, parameters=_rounded(fits[best].parameters),
                    candidate_parameters=candidates, structure_factor=structure_factor, warnings=warnings)
 

@@ -156,7 +156,10 @@ def test_the_fit_evidence_does_not_re_rank():
     assert r.ranking == s.ranking and r.best == "sphere" and r.to_dict()["ranking"][0]["model"] == "sphere"
     assert r.parameters == r.candidate_parameters["sphere"] != s.candidate_parameters["sphere"]
     assert r.to_sasview()["fitpage_model"] == ["sphere"]
-    assert any("for sphere)" in w for w in r.warnings)
+    # the warning names the suggested model's fit and, since it disagrees, the lowest chi-square
+    (note,) = [w for w in r.warnings if "quick fit" in w]
+    assert (f"reduced chi-square {r.fits['sphere'].chi2_reduced:.3g} for the suggested sphere, lowest "
+            f"{r.fits['core_shell_sphere'].chi2_reduced:.3g} for core_shell_sphere)") in note
 
 
 def _suggestion(structure):
@@ -177,7 +180,7 @@ def test_refine_fits_the_product_when_a_structure_factor_is_suggested():
     assert all(f.structure_factor == "hardsphere" for f in s.fits.values())
     assert s.structure_factor.volfraction == pytest.approx(0.3, abs=0.05)  # refined by the best's fit
     assert s.parameters["radius"] == pytest.approx(60.0, rel=0.05)
-    assert any("for sphere@hardsphere" in w for w in s.warnings)
+    assert any("for the suggested sphere@hardsphere" in w for w in s.warnings)
     assert s.fitting_model() == "sphere@hardsphere" and s.fitting_model("vesicle") == "vesicle@hardsphere"
     line = s.to_sasview("sphere")
     assert line["fitpage_structure"] == ["hardsphere"]
