@@ -83,7 +83,6 @@ def decode_slot(kind: str, v: float, q_ref: float) -> float:
     return min(max(v / PD_SCALE, PD_RANGE[0]), PD_RANGE[1])
 
 
-
 def decode_slots(kinds: Sequence[str], values: np.ndarray, q_ref: np.ndarray) -> np.ndarray:
     """:func:`decode_slot` of a whole regression output (B, S) at once, slot ``s`` of kind
     ``kinds[s]``, row ``b`` at ``q_ref[b]``: float64 (B, S), the same values up to the last bit
@@ -94,6 +93,7 @@ def decode_slots(kinds: Sequence[str], values: np.ndarray, q_ref: np.ndarray) ->
     length = powered / np.asarray(q_ref, np.float64)[:, None]
     pd = np.minimum(np.maximum(v / PD_SCALE, PD_RANGE[0]), PD_RANGE[1])
     return np.where(kinds == "length", length, np.where(kinds == "ratio", powered, pd))
+
 
 # -- structure head ----------------------------------------------------------------------------
 VOLFRACTION_SCALE = 4.0
